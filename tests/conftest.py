@@ -1,0 +1,166 @@
+"""Real parts shared by the tests: an S3 server and HTTP servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import http.server
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from services.storage import FilesystemStorage, MemoryStorage, S3Storage, StorageInterface
+from services.storage.config import S3Settings
+
+ACCESS_KEY = "test-access-key"
+SECRET_KEY = "test-secret-key-never-shown"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A real S3 server (moto) speaking HTTP on a free port of 127.0.0.1."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def bucket(moto_endpoint: str) -> str:
+    """A new, empty bucket on the moto server."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket=name)
+    return name
+
+
+def make_bucket_public(env: dict[str, str]) -> None:
+    """Let anyone read the bucket's objects, as a bucket that serves public uploads does."""
+    client = boto3.client(
+        "s3",
+        endpoint_url=env["S3_ENDPOINT_URL"],
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name="us-east-1",
+    )
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{env['S3_BUCKET']}/*",
+            }
+        ],
+    }
+    client.put_bucket_policy(Bucket=env["S3_BUCKET"], Policy=json.dumps(policy))
+
+
+@pytest.fixture
+def s3_env(moto_endpoint: str, bucket: str) -> dict[str, str]:
+    """Environment variables that select the moto bucket."""
+    return {
+        "STORAGE_TYPE": "s3",
+        "S3_ACCESS_KEY": ACCESS_KEY,
+        "S3_SECRET_KEY": SECRET_KEY,
+        "S3_BUCKET": bucket,
+        "S3_ENDPOINT_URL": moto_endpoint,
+        "S3_MAX_ATTEMPTS": "2",
+        "S3_CONNECT_TIMEOUT": "2",
+        "S3_READ_TIMEOUT": "10",
+    }
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def static_site(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A folder served over HTTP on 127.0.0.1, as a FastAPI app serves `static/`."""
+    root = tmp_path / "site"
+    root.mkdir()
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def make_s3_storage(env: dict[str, str], **overrides: Any) -> S3Storage:
+    settings = S3Settings(
+        bucket=env["S3_BUCKET"],
+        access_key=env["S3_ACCESS_KEY"],
+        secret_key=env["S3_SECRET_KEY"],
+        endpoint_url=env["S3_ENDPOINT_URL"],
+        max_attempts=2,
+        connect_timeout=2,
+        read_timeout=10,
+    )
+    return S3Storage(dataclasses.replace(settings, **overrides))
+
+
+class ServedStorage:
+    """A backend and the base address its relative URLs are fetched from."""
+
+    def __init__(self, storage: StorageInterface, origin: str = "") -> None:
+        self.storage = storage
+        self.origin = origin
+
+    def absolute(self, url: str) -> str:
+        return url if url.startswith("http") else f"{self.origin}{url}"
+
+
+def _served(kind: str, static_site: tuple[Path, str], s3_env: dict[str, str]) -> ServedStorage:
+    root, origin = static_site
+    if kind in ("s3", "s3-prefixed", "s3-cdn"):
+        make_bucket_public(s3_env)
+    if kind == "filesystem":
+        return ServedStorage(FilesystemStorage(root / "static" / "uploads"), origin)
+    if kind == "s3":
+        return ServedStorage(make_s3_storage(s3_env))
+    if kind == "s3-prefixed":
+        return ServedStorage(make_s3_storage(s3_env, prefix="tenant/uploads/"))
+    if kind == "s3-presigned":
+        return ServedStorage(make_s3_storage(s3_env, presign=True, presign_expires=600))
+    if kind == "s3-cdn":
+        cdn = f"{s3_env['S3_ENDPOINT_URL']}/{s3_env['S3_BUCKET']}"
+        return ServedStorage(make_s3_storage(s3_env, cdn_url=cdn))
+    raise AssertionError(kind)
+
+
+@pytest.fixture(params=["filesystem", "s3", "s3-prefixed", "s3-presigned", "s3-cdn"])
+def served(request: pytest.FixtureRequest, static_site: tuple[Path, str]) -> ServedStorage:
+    """Every backend whose URLs can be fetched over HTTP."""
+    s3_env = request.getfixturevalue("s3_env") if request.param != "filesystem" else {}
+    return _served(request.param, static_site, s3_env)
+
+
+@pytest.fixture(params=["filesystem", "memory", "s3", "s3-prefixed"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> StorageInterface:
+    """Every backend, for the contract tests."""
+    if request.param == "filesystem":
+        return FilesystemStorage(tmp_path / "uploads")
+    if request.param == "memory":
+        return MemoryStorage()
+    s3_env = request.getfixturevalue("s3_env")
+    prefix = "tenant/uploads/" if request.param == "s3-prefixed" else ""
+    return make_s3_storage(s3_env, prefix=prefix)
