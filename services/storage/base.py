@@ -51,8 +51,8 @@ class StorageInterface(ABC):
         """One line naming the backend and where it keeps files (never a secret)."""
         return self.backend_name
 
-    def _ensure_directories(self, keys: list[str]) -> None:
-        """Folders are implicit in most backends."""
+    def _ensure_directories(self, keys: list[str]) -> None:  # noqa: B027 - optional hook
+        """Folders are implicit in most backends: nothing to do."""
 
     @abstractmethod
     def _save(self, key: str, content: bytes, content_type: str) -> None: ...

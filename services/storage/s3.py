@@ -175,8 +175,8 @@ class S3Storage(StorageInterface):
         except (HTTPClientError, EndpointError) as error:
             where = self.settings.endpoint_url or "AWS S3"
             raise StorageUnavailableError(
-                f"Could not {action} {key!r}: S3 at {where} did not answer ({type(error).__name__});"
-                " check S3_ENDPOINT_URL and that the server is running."
+                f"Could not {action} {key!r}: S3 at {where} did not answer "
+                f"({type(error).__name__}); check S3_ENDPOINT_URL and that the server is running."
             ) from None
         except BotoCoreError as error:
             raise StorageError(f"Could not {action} {key!r} in S3: {error}") from None
