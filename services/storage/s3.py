@@ -78,7 +78,7 @@ class S3Storage(StorageInterface):
 
     def _save(self, key: str, content: bytes, content_type: str) -> None:
         logger.debug("uploading %s (%d bytes, %s)", key, len(content), content_type)
-        with self._translate("upload", key):
+        with self._translate("upload", repr(key)):
             self._client.upload_fileobj(
                 io.BytesIO(content),
                 self.settings.bucket,
@@ -88,7 +88,7 @@ class S3Storage(StorageInterface):
             )
 
     def _read(self, key: str) -> bytes:
-        with self._translate("download", key, missing_key=FileNotFoundError):
+        with self._translate("download", repr(key), missing_key=FileNotFoundError):
             response = self._client.get_object(
                 Bucket=self.settings.bucket, Key=self._object_key(key)
             )
@@ -97,7 +97,7 @@ class S3Storage(StorageInterface):
 
     def _exists(self, key: str) -> bool:
         try:
-            with self._translate("check", key, missing_key=FileNotFoundError):
+            with self._translate("check", repr(key), missing_key=FileNotFoundError):
                 self._client.head_object(Bucket=self.settings.bucket, Key=self._object_key(key))
         except FileNotFoundError:
             # HEAD answers a bare 404 for a missing bucket too: rule that out once.
@@ -109,14 +109,14 @@ class S3Storage(StorageInterface):
         # S3 deletes succeed for missing keys; look first so the answer matches the filesystem.
         if not self._exists(key):
             return False
-        with self._translate("delete", key):
+        with self._translate("delete", repr(key)):
             self._client.delete_object(Bucket=self.settings.bucket, Key=self._object_key(key))
         return True
 
     def _list(self, prefix: str) -> list[str]:
         start = len(self.settings.prefix)
         keys = []
-        with self._translate("list", prefix or "/"):
+        with self._translate("list", f"keys under {prefix!r}" if prefix else "all keys"):
             paginator = self._client.get_paginator("list_objects_v2")
             pages = paginator.paginate(Bucket=self.settings.bucket, Prefix=self._object_key(prefix))
             for page in pages:
@@ -129,7 +129,7 @@ class S3Storage(StorageInterface):
         if settings.cdn_url:
             return f"{settings.cdn_url}/{quote(object_key, safe='/')}"
         if settings.presign:
-            with self._translate("sign a URL for", key):
+            with self._translate("sign a URL for", repr(key)):
                 url: str = self._client.generate_presigned_url(
                     "get_object",
                     Params={"Bucket": settings.bucket, "Key": object_key},
@@ -150,13 +150,13 @@ class S3Storage(StorageInterface):
     def _check_bucket(self) -> None:
         if self._bucket_checked:
             return
-        with self._translate("open", "", missing_key=StorageConfigError):
+        with self._translate("open", "the bucket", missing_key=StorageConfigError):
             self._client.head_bucket(Bucket=self.settings.bucket)
         self._bucket_checked = True
 
     @contextmanager
     def _translate(
-        self, action: str, key: str, missing_key: type[Exception] | None = None
+        self, action: str, what: str, missing_key: type[Exception] | None = None
     ) -> Iterator[None]:
         """Turn botocore's errors into this package's errors, naming the fix."""
         from boto3.exceptions import S3UploadFailedError
@@ -168,21 +168,21 @@ class S3Storage(StorageInterface):
         except S3UploadFailedError as error:
             cause = error.__context__
             if isinstance(cause, ClientError):
-                self._raise_client_error(cause, action, key, missing_key)
-            raise StorageError(f"Could not {action} {key!r} in S3: {error}") from None
+                self._raise_client_error(cause, action, what, missing_key)
+            raise StorageError(f"Could not {action} {what} in S3: {error}") from None
         except ClientError as error:
-            self._raise_client_error(error, action, key, missing_key)
+            self._raise_client_error(error, action, what, missing_key)
         except (HTTPClientError, EndpointError) as error:
             where = self.settings.endpoint_url or "AWS S3"
             raise StorageUnavailableError(
-                f"Could not {action} {key!r}: S3 at {where} did not answer "
+                f"Could not {action} {what}: S3 at {where} did not answer "
                 f"({type(error).__name__}); check S3_ENDPOINT_URL and that the server is running."
             ) from None
         except BotoCoreError as error:
-            raise StorageError(f"Could not {action} {key!r} in S3: {error}") from None
+            raise StorageError(f"Could not {action} {what} in S3: {error}") from None
 
     def _raise_client_error(
-        self, error: Any, action: str, key: str, missing_key: type[Exception] | None
+        self, error: Any, action: str, what: str, missing_key: type[Exception] | None
     ) -> NoReturn:
         details = error.response.get("Error", {})
         code = str(details.get("Code", ""))
@@ -193,15 +193,15 @@ class S3Storage(StorageInterface):
                 f"S3 bucket {bucket!r} does not exist: create it or correct S3_BUCKET."
             ) from None
         if missing_key is not None and (code in _MISSING_KEY_CODES or status == 404):
-            raise missing_key(f"No file stored under {key!r} in bucket {bucket!r}.") from None
+            raise missing_key(f"No file stored under {what} in bucket {bucket!r}.") from None
         if code in _ACCESS_CODES or status == 403:
             raise StorageAccessError(
-                f"S3 refused to {action} {key!r} in bucket {bucket!r} ({code or status}): "
+                f"S3 refused to {action} {what} in bucket {bucket!r} ({code or status}): "
                 "check S3_ACCESS_KEY, S3_SECRET_KEY and the bucket's permissions."
             ) from None
         if status >= 500:
             raise StorageUnavailableError(
-                f"S3 failed to {action} {key!r} ({code or status}): the server had an error; "
+                f"S3 failed to {action} {what} ({code or status}): the server had an error; "
                 "try again later."
             ) from None
-        raise StorageError(f"S3 could not {action} {key!r} in bucket {bucket!r}: {code}.") from None
+        raise StorageError(f"S3 could not {action} {what} in bucket {bucket!r}: {code}.") from None

@@ -1,0 +1,89 @@
+"""Filesystem backend: symlink escapes, atomic writes and listing details."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from services.storage import FilesystemStorage, UnsafeKeyError
+
+
+def test_a_symlink_inside_the_base_cannot_lead_outside(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("do not touch")
+    storage = FilesystemStorage(tmp_path / "uploads")
+    storage.ensure_directories("photos")
+    os.symlink(outside, tmp_path / "uploads" / "escape")
+    os.symlink(outside / "secret.txt", tmp_path / "uploads" / "photos" / "link.txt")
+    for key in ("escape/secret.txt", "escape/new.txt", "photos/link.txt"):
+        for method, arguments in (
+            (storage.save_file, (b"evil", key)),
+            (storage.get_file, (key,)),
+            (storage.delete_file, (key,)),
+            (storage.file_exists, (key,)),
+        ):
+            with pytest.raises(UnsafeKeyError, match="resolves outside"):
+                method(*arguments)
+    assert (outside / "secret.txt").read_text() == "do not touch"
+    assert sorted(os.listdir(outside)) == ["secret.txt"]
+    assert storage.list_files() == []
+
+
+def test_readers_never_see_half_a_file(tmp_path: Path) -> None:
+    storage = FilesystemStorage(tmp_path / "uploads")
+    versions = [bytes([index]) * 2_000_000 for index in range(4)]
+    storage.save_file(versions[0], "big.bin")
+    torn_reads: list[int] = []
+    reads = 0
+    stop = threading.Event()
+
+    def read_repeatedly() -> None:
+        nonlocal reads
+        while not stop.is_set():
+            data = storage.get_file("big.bin")
+            reads += 1
+            if data not in versions:
+                torn_reads.append(len(data))
+
+    def writer() -> None:
+        for round_ in range(20):
+            storage.save_file(versions[round_ % 4], "big.bin")
+
+    reader = threading.Thread(target=read_repeatedly)
+    reader.start()
+    writer()
+    stop.set()
+    reader.join()
+    assert reads > 0
+    assert torn_reads == []
+    contents = storage.get_file("big.bin")
+    assert contents in versions
+    assert storage.list_files() == ["big.bin"], "no temporary file is left or listed"
+
+
+def test_files_are_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    storage = FilesystemStorage(tmp_path / "uploads")
+    storage.save_file(b"original", "doc.txt")
+    with pytest.raises(TypeError):
+        storage.save_file(None, "doc.txt")  # type: ignore[arg-type]
+    assert storage.get_file("doc.txt") == b"original"
+    assert os.listdir(tmp_path / "uploads") == ["doc.txt"]
+
+
+def test_listing_skips_folders_and_symlinks(tmp_path: Path) -> None:
+    storage = FilesystemStorage(tmp_path / "uploads")
+    storage.save_file(b"a", "a/one.txt")
+    storage.ensure_directories("a/empty")
+    os.symlink(tmp_path / "uploads" / "a" / "one.txt", tmp_path / "uploads" / "alias.txt")
+    assert storage.list_files() == ["a/one.txt"]
+
+
+def test_upload_dir_is_created_on_demand(tmp_path: Path) -> None:
+    storage = FilesystemStorage(tmp_path / "not" / "yet")
+    assert storage.list_files() == []
+    storage.save_file(b"x", "x.txt")
+    assert (tmp_path / "not" / "yet" / "x.txt").read_bytes() == b"x"

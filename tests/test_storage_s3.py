@@ -1,0 +1,151 @@
+"""S3 backend behaviour beyond the contract: failures, private buckets, multipart, secrets."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from moto.server import ThreadedMotoServer
+
+from services.storage import (
+    StorageAccessError,
+    StorageConfigError,
+    StorageUnavailableError,
+    get_storage,
+)
+
+from .conftest import SECRET_KEY, make_s3_storage
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def strict_moto_endpoint() -> Iterator[str]:
+    """A moto server in its own process that checks credentials on every request."""
+    port = _free_port()
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"}
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_closed_port_fails_fast_with_a_clear_error(s3_env: dict[str, str]) -> None:
+    storage = get_storage({**s3_env, "S3_ENDPOINT_URL": f"http://127.0.0.1:{_free_port()}"})
+    started = time.monotonic()
+    with pytest.raises(StorageUnavailableError, match="check S3_ENDPOINT_URL"):
+        storage.file_exists("a.txt")
+    assert time.monotonic() - started < 15
+
+
+def test_stopped_server_fails_with_a_clear_error(s3_env: dict[str, str]) -> None:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    storage = get_storage({**s3_env, "S3_ENDPOINT_URL": f"http://{host}:{port}"})
+    server.stop()
+    started = time.monotonic()
+    for call in (lambda: storage.save_file(b"x", "a.txt"), lambda: storage.list_files()):
+        with pytest.raises(StorageUnavailableError, match="did not answer"):
+            call()
+    assert time.monotonic() - started < 30
+
+
+def test_wrong_credentials_give_a_clear_error_without_the_secret(
+    strict_moto_endpoint: str, s3_env: dict[str, str]
+) -> None:
+    storage = get_storage({**s3_env, "S3_ENDPOINT_URL": strict_moto_endpoint})
+    for call in (
+        lambda: storage.save_file(b"x", "a.txt"),
+        lambda: storage.get_file("a.txt"),
+        lambda: storage.file_exists("a.txt"),
+        lambda: storage.list_files(),
+    ):
+        with pytest.raises(StorageAccessError, match="check S3_ACCESS_KEY, S3_SECRET_KEY") as info:
+            call()
+        assert SECRET_KEY not in str(info.value)
+
+
+def test_missing_bucket_raises_instead_of_answering_false(s3_env: dict[str, str]) -> None:
+    storage = get_storage({**s3_env, "S3_BUCKET": "no-such-bucket-here"})
+    with pytest.raises(StorageConfigError, match="does not exist"):
+        storage.file_exists("a.txt")
+    with pytest.raises(StorageConfigError, match="does not exist"):
+        storage.get_file("a.txt")
+
+
+def test_unsigned_url_of_a_private_bucket_is_refused_but_presigned_works(
+    s3_env: dict[str, str],
+) -> None:
+    plain = make_s3_storage(s3_env)
+    url = plain.save_file(b"private", "secret/report.txt")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=10)
+    assert refused.value.code == 403
+    presigned = get_storage({**s3_env, "S3_PRESIGN": "true", "S3_PRESIGN_EXPIRES": "120"})
+    signed_url = presigned.get_file_url("secret/report.txt")
+    assert "X-Amz-Expires=120" in signed_url
+    with urllib.request.urlopen(signed_url, timeout=10) as response:
+        assert response.read() == b"private"
+
+
+def test_large_files_go_up_in_parts_and_come_back_whole(s3_env: dict[str, str]) -> None:
+    storage = get_storage({**s3_env, "S3_MULTIPART_THRESHOLD_MB": "5"})
+    content = os.urandom(11 * 1024 * 1024)
+    storage.save_file(content, "big/file.bin")
+    assert storage.get_file("big/file.bin") == content
+    head = storage._client.head_object(Bucket=s3_env["S3_BUCKET"], Key="big/file.bin")  # type: ignore[attr-defined]
+    assert head["ETag"].strip('"').endswith("-3")
+
+
+def test_cdn_url_is_used_when_set(s3_env: dict[str, str]) -> None:
+    storage = get_storage({**s3_env, "S3_CDN_URL": "https://cdn.example.com/assets/"})
+    assert storage.get_file_url("a b/c.jpg") == "https://cdn.example.com/assets/a%20b/c.jpg"
+
+
+def test_aws_url_without_endpoint_is_virtual_hosted() -> None:
+    env = {
+        "STORAGE_TYPE": "s3",
+        "S3_ACCESS_KEY": "k",
+        "S3_SECRET_KEY": "s",
+        "S3_BUCKET": "photos",
+        "S3_REGION": "eu-west-1",
+    }
+    url = get_storage(env).get_file_url("a/é.jpg")
+    assert url == "https://photos.s3.eu-west-1.amazonaws.com/a/%C3%A9.jpg"
+
+
+def test_nothing_logged_or_shown_carries_the_secret(
+    s3_env: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    storage = get_storage(s3_env)
+    storage.save_file(b"x", "a.txt")
+    storage.list_files()
+    storage.get_file_url("a.txt")
+    assert caplog.records, "debug logging was captured"
+    assert SECRET_KEY not in caplog.text
+    assert SECRET_KEY not in repr(storage.settings)  # type: ignore[attr-defined]
+    assert SECRET_KEY not in storage.describe()
