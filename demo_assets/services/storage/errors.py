@@ -1,0 +1,23 @@
+"""Exceptions raised by the storage package."""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """Base class for every error the storage package raises on purpose."""
+
+
+class UnsafeKeyError(StorageError, ValueError):
+    """A key is empty, absolute, climbs out of its base, or holds a forbidden character."""
+
+
+class StorageConfigError(StorageError):
+    """The environment does not describe a usable storage backend."""
+
+
+class StorageUnavailableError(StorageError):
+    """The storage service could not be reached or answered with a server error."""
+
+
+class StorageAccessError(StorageError):
+    """The storage service refused the credentials or the request."""

@@ -1,0 +1,207 @@
+"""Storage in an S3-compatible bucket: AWS S3, MinIO, LeapCell Object Storage and the like.
+
+boto3 is imported when an `S3Storage` is created, never at package import, so the filesystem
+backend starts without it. botocore errors are translated into this package's errors where they
+enter; no message ever carries a credential.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+from urllib.parse import quote, urlsplit
+
+from .base import StorageInterface
+from .config import S3Settings
+from .errors import StorageAccessError, StorageConfigError, StorageError, StorageUnavailableError
+
+logger = logging.getLogger(__name__)
+
+_MISSING_KEY_CODES = {"NoSuchKey", "404", "NotFound"}
+_ACCESS_CODES = {
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "403",
+    "Forbidden",
+}
+
+
+class S3Storage(StorageInterface):
+    """Keep files as objects under `settings.prefix` in `settings.bucket`."""
+
+    backend_name = "s3"
+
+    def __init__(self, settings: S3Settings) -> None:
+        import boto3
+        from boto3.s3.transfer import TransferConfig
+        from botocore.config import Config
+
+        self.settings = settings
+        style = settings.addressing_style
+        if style == "auto" and settings.endpoint_url:
+            # Most S3-compatible servers (MinIO, moto, LeapCell) answer path-style requests only.
+            style = "path"
+        self._addressing_style = style
+        session = boto3.session.Session(
+            aws_access_key_id=settings.access_key,
+            aws_secret_access_key=settings.secret_key,
+            region_name=settings.region,
+        )
+        self._client = session.client(
+            "s3",
+            endpoint_url=settings.endpoint_url,
+            config=Config(
+                connect_timeout=settings.connect_timeout,
+                read_timeout=settings.read_timeout,
+                retries={"max_attempts": settings.max_attempts, "mode": settings.retry_mode},
+                s3={"addressing_style": style},
+                signature_version="s3v4",
+            ),
+        )
+        self._transfer_config = TransferConfig(
+            multipart_threshold=settings.multipart_threshold,
+            multipart_chunksize=settings.multipart_threshold,
+        )
+        self._bucket_checked = False
+
+    def describe(self) -> str:
+        where = self.settings.endpoint_url or f"AWS {self.settings.region}"
+        return f"s3 (bucket {self.settings.bucket} at {where})"
+
+    def _object_key(self, key: str) -> str:
+        return f"{self.settings.prefix}{key}"
+
+    def _save(self, key: str, content: bytes, content_type: str) -> None:
+        logger.debug("uploading %s (%d bytes, %s)", key, len(content), content_type)
+        with self._translate("upload", repr(key)):
+            self._client.upload_fileobj(
+                io.BytesIO(content),
+                self.settings.bucket,
+                self._object_key(key),
+                ExtraArgs={"ContentType": content_type},
+                Config=self._transfer_config,
+            )
+
+    def _read(self, key: str) -> bytes:
+        with self._translate("download", repr(key), missing_key=FileNotFoundError):
+            response = self._client.get_object(
+                Bucket=self.settings.bucket, Key=self._object_key(key)
+            )
+            body: bytes = response["Body"].read()
+        return body
+
+    def _exists(self, key: str) -> bool:
+        try:
+            with self._translate("check", repr(key), missing_key=FileNotFoundError):
+                self._client.head_object(Bucket=self.settings.bucket, Key=self._object_key(key))
+        except FileNotFoundError:
+            # HEAD answers a bare 404 for a missing bucket too: rule that out once.
+            self._check_bucket()
+            return False
+        return True
+
+    def _delete(self, key: str) -> bool:
+        # S3 deletes succeed for missing keys; look first so the answer matches the filesystem.
+        if not self._exists(key):
+            return False
+        with self._translate("delete", repr(key)):
+            self._client.delete_object(Bucket=self.settings.bucket, Key=self._object_key(key))
+        return True
+
+    def _list(self, prefix: str) -> list[str]:
+        start = len(self.settings.prefix)
+        keys = []
+        with self._translate("list", f"keys under {prefix!r}" if prefix else "all keys"):
+            paginator = self._client.get_paginator("list_objects_v2")
+            pages = paginator.paginate(Bucket=self.settings.bucket, Prefix=self._object_key(prefix))
+            for page in pages:
+                keys.extend(item["Key"][start:] for item in page.get("Contents", []))
+        return keys
+
+    def _url(self, key: str) -> str:
+        settings = self.settings
+        object_key = self._object_key(key)
+        if settings.cdn_url:
+            return f"{settings.cdn_url}/{quote(object_key, safe='/')}"
+        if settings.presign:
+            with self._translate("sign a URL for", repr(key)):
+                url: str = self._client.generate_presigned_url(
+                    "get_object",
+                    Params={"Bucket": settings.bucket, "Key": object_key},
+                    ExpiresIn=settings.presign_expires,
+                )
+            return url
+        return f"{self._bucket_url()}/{quote(object_key, safe='/')}"
+
+    def _bucket_url(self) -> str:
+        settings = self.settings
+        if settings.endpoint_url:
+            parts = urlsplit(settings.endpoint_url)
+            if self._addressing_style == "virtual":
+                return f"{parts.scheme}://{settings.bucket}.{parts.netloc}{parts.path}"
+            return f"{settings.endpoint_url}/{settings.bucket}"
+        return f"https://{settings.bucket}.s3.{settings.region}.amazonaws.com"
+
+    def _check_bucket(self) -> None:
+        if self._bucket_checked:
+            return
+        with self._translate("open", "the bucket", missing_key=StorageConfigError):
+            self._client.head_bucket(Bucket=self.settings.bucket)
+        self._bucket_checked = True
+
+    @contextmanager
+    def _translate(
+        self, action: str, what: str, missing_key: type[Exception] | None = None
+    ) -> Iterator[None]:
+        """Turn botocore's errors into this package's errors, naming the fix."""
+        from boto3.exceptions import S3UploadFailedError
+        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+        from botocore.exceptions import ConnectionError as EndpointError
+
+        try:
+            yield
+        except S3UploadFailedError as error:
+            cause = error.__context__
+            if isinstance(cause, ClientError):
+                self._raise_client_error(cause, action, what, missing_key)
+            raise StorageError(f"Could not {action} {what} in S3: {error}") from None
+        except ClientError as error:
+            self._raise_client_error(error, action, what, missing_key)
+        except (HTTPClientError, EndpointError) as error:
+            where = self.settings.endpoint_url or "AWS S3"
+            raise StorageUnavailableError(
+                f"Could not {action} {what}: S3 at {where} did not answer "
+                f"({type(error).__name__}); check S3_ENDPOINT_URL and that the server is running."
+            ) from None
+        except BotoCoreError as error:
+            raise StorageError(f"Could not {action} {what} in S3: {error}") from None
+
+    def _raise_client_error(
+        self, error: Any, action: str, what: str, missing_key: type[Exception] | None
+    ) -> NoReturn:
+        details = error.response.get("Error", {})
+        code = str(details.get("Code", ""))
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        bucket = self.settings.bucket
+        if code == "NoSuchBucket" or (missing_key is StorageConfigError and status == 404):
+            raise StorageConfigError(
+                f"S3 bucket {bucket!r} does not exist: create it or correct S3_BUCKET."
+            ) from None
+        if missing_key is not None and (code in _MISSING_KEY_CODES or status == 404):
+            raise missing_key(f"No file stored under {what} in bucket {bucket!r}.") from None
+        if code in _ACCESS_CODES or status == 403:
+            raise StorageAccessError(
+                f"S3 refused to {action} {what} in bucket {bucket!r} ({code or status}): "
+                "check S3_ACCESS_KEY, S3_SECRET_KEY and the bucket's permissions."
+            ) from None
+        if status >= 500:
+            raise StorageUnavailableError(
+                f"S3 failed to {action} {what} ({code or status}): the server had an error; "
+                "try again later."
+            ) from None
+        raise StorageError(f"S3 could not {action} {what} in bucket {bucket!r}: {code}.") from None

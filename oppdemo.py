@@ -1,0 +1,178 @@
+"""oppdemo: keep a FastOpp-style project's demo files in step with their saved snapshot.
+
+Run from the project root: `uv run python oppdemo.py diff | save | restore | destroy | ...`.
+This module only parses options, calls one core function per command, renders the result and
+picks the exit code; the work happens in `oppdemo_core`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from oppdemo_core.errors import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, OppdemoError
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Save, restore, destroy and diff the demo assets of a FastOpp-style project.",
+)
+
+DryRun = Annotated[bool, typer.Option("--dry-run", "-n", help="Print the plan and change nothing.")]
+
+
+class Format(str, Enum):
+    text = "text"
+    github = "github"
+
+
+def _consoles() -> tuple[object, object]:
+    from rich.console import Console
+
+    return Console(soft_wrap=True, highlight=False), Console(stderr=True, soft_wrap=True)
+
+
+def _run(action: Callable[[], T]) -> T:
+    """Call the core; turn an expected failure into one sentence on stderr and exit code 2."""
+    try:
+        return action()
+    except OppdemoError as error:
+        _, errors = _consoles()
+        errors.print(f"[bold red]Error:[/] {error}", highlight=False)  # type: ignore[attr-defined]
+        raise typer.Exit(error.exit_code) from None
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    project_dir: Annotated[
+        Path,
+        typer.Option("--project-dir", "-C", help="The project root (default: this folder)."),
+    ] = Path("."),
+) -> None:
+    """Keep demo files (services/storage, demo_scripts, ...) in step with demo_assets/."""
+    ctx.obj = project_dir
+
+
+@app.command()
+def diff(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    patch: Annotated[
+        bool, typer.Option("--patch", help="Show unified diffs of text files.")
+    ] = False,
+    output_format: Annotated[
+        Format, typer.Option("--format", help="text, or github for Actions annotations.")
+    ] = Format.text,
+) -> None:
+    """Compare the working files with the snapshot: exit 0 in sync, 1 drift, 2 error."""
+    from oppdemo_core import commands, render
+
+    root: Path = ctx.obj
+    report = _run(lambda: commands.diff(root))
+    console, _ = _consoles()
+    if as_json:
+        console.out(json.dumps(report.to_dict(), indent=2), highlight=False)  # type: ignore[attr-defined]
+    elif output_format is Format.github:
+        render.drift_github(console, report)  # type: ignore[arg-type]
+    else:
+        render.drift(console, report, root.resolve(), patch)  # type: ignore[arg-type]
+    raise typer.Exit(EXIT_OK if report.in_sync else EXIT_DRIFT)
+
+
+@app.command()
+def save(ctx: typer.Context, dry_run: DryRun = False) -> None:
+    """Copy the working files into the snapshot (a mirror: deletions are saved too)."""
+    from oppdemo_core import commands
+
+    _show(_run(lambda: commands.save(ctx.obj, dry_run=dry_run)), dry_run)
+
+
+@app.command()
+def restore(ctx: typer.Context, dry_run: DryRun = False) -> None:
+    """Copy the snapshot back over the working files (a mirror)."""
+    from oppdemo_core import commands
+
+    _show(_run(lambda: commands.restore(ctx.obj, dry_run=dry_run)), dry_run)
+
+
+@app.command()
+def destroy(
+    ctx: typer.Context,
+    dry_run: DryRun = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Destroy even with unsaved changes.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Remove the demo assets from the working tree, leaving a minimal project."""
+    from oppdemo_core import commands
+
+    preview = _run(lambda: commands.destroy(ctx.obj, dry_run=True, force=force))
+    if dry_run or not preview.plan.operations:
+        _show(preview, dry_run=True)
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            _, errors = _consoles()
+            errors.print(  # type: ignore[attr-defined]
+                "[bold red]Error:[/] destroy removes files and needs confirmation: "
+                "pass --yes when not running in a terminal."
+            )
+            raise typer.Exit(EXIT_ERROR)
+        files = preview.plan.count("remove") + preview.plan.count("overwrite")
+        typer.confirm(
+            f"Remove {files} demo file(s) from the working tree? (a backup is kept)", abort=True
+        )
+    _show(_run(lambda: commands.destroy(ctx.obj, force=force)), dry_run=False)
+
+
+@app.command()
+def undo(
+    ctx: typer.Context,
+    backup_id: Annotated[
+        str | None, typer.Argument(help="The backup to reverse (default: the latest).")
+    ] = None,
+    dry_run: DryRun = False,
+) -> None:
+    """Put the files back as they were before a save, restore, destroy or undo."""
+    from oppdemo_core import commands
+
+    _show(_run(lambda: commands.undo(ctx.obj, backup_id, dry_run=dry_run)), dry_run)
+
+
+@app.command()
+def backups(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """List the backups: id, command, time, files, size."""
+    from dataclasses import asdict
+
+    from oppdemo_core import commands, render
+
+    summaries = _run(lambda: commands.backups(ctx.obj))
+    console, _ = _consoles()
+    if as_json:
+        console.out(json.dumps([asdict(s) for s in summaries], indent=2), highlight=False)  # type: ignore[attr-defined]
+    else:
+        render.backup_table(console, summaries)  # type: ignore[arg-type]
+
+
+def _show(result: object, dry_run: bool) -> None:
+    from oppdemo_core import render
+
+    console, _ = _consoles()
+    render.outcome(console, result, dry_run)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,218 @@
+"""The commands as plain functions: they return results and raise `OppdemoError`, never print."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import fileops
+from .backups import BackupStore, BackupSummary, Record
+from .compare import AssetDrift, DriftReport, compare_trees
+from .engine import execute, reverse_operations
+from .errors import PlanError
+from .ignore import NO_IGNORES
+from .lock import project_lock
+from .manifest import Asset, Manifest, load_manifest
+from .plan import Operation, Plan, check_access, join, mirror, missing_folders, ordered, removal
+from .scan import Tree, scan_tree
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a changing command planned and, unless it was a dry run, the backup it made."""
+
+    plan: Plan
+    record: Record | None = None
+
+
+def diff(project_dir: Path) -> DriftReport:
+    """Compare each asset's working files with its saved copy."""
+    manifest = load_manifest(project_dir)
+    _require_snapshot(manifest)
+    drifts = []
+    for asset, working, saved in _scan_assets(manifest):
+        if not working.exists and not saved.exists:
+            raise PlanError(
+                f"{asset.path} is missing from both the working tree and the snapshot: "
+                "restore it (from git, say) or remove it from [tool.oppdemo].assets."
+            )
+        changes = compare_trees(working, saved)
+        drifts.append(
+            AssetDrift(
+                asset.path,
+                manifest.saved_path(asset),
+                tuple(join(asset.path, key) for key in changes.added),
+                tuple(join(asset.path, key) for key in changes.modified),
+                tuple(join(asset.path, key) for key in changes.deleted),
+            )
+        )
+    return DriftReport(tuple(drifts))
+
+
+def save(project_dir: Path, dry_run: bool = False) -> Outcome:
+    """Make the snapshot an exact copy of the working files."""
+    manifest = load_manifest(project_dir)
+
+    def build() -> Plan:
+        operations: list[Operation] = []
+        stale: list[str] = []
+        for asset, working, saved in _scan_assets(manifest):
+            if not working.exists:
+                raise PlanError(
+                    f"{asset.path} is missing from the working tree, so saving would delete its "
+                    "saved copy: run `oppdemo.py restore` first, or remove it from "
+                    "[tool.oppdemo].assets."
+                )
+            operations += _mirror(manifest, working, asset.path, saved, manifest.saved_path(asset))
+            stale += _stale(working, asset.path) + _stale(saved, manifest.saved_path(asset))
+        return Plan("save", ordered(operations), tuple(stale))
+
+    return _change(manifest, build, dry_run)
+
+
+def restore(project_dir: Path, dry_run: bool = False) -> Outcome:
+    """Make the working files an exact copy of the snapshot."""
+    manifest = load_manifest(project_dir)
+    _require_snapshot(manifest)
+
+    def build() -> Plan:
+        operations: list[Operation] = []
+        stale: list[str] = []
+        for asset, working, saved in _scan_assets(manifest):
+            if not saved.exists:
+                raise PlanError(
+                    f"{manifest.saved_path(asset)} is missing from the snapshot: run "
+                    "`oppdemo.py save` first, or check [tool.oppdemo].assets."
+                )
+            operations += _mirror(manifest, saved, manifest.saved_path(asset), working, asset.path)
+            stale += _stale(working, asset.path) + _stale(saved, manifest.saved_path(asset))
+        return Plan("restore", ordered(operations), tuple(stale))
+
+    return _change(manifest, build, dry_run)
+
+
+def destroy(project_dir: Path, dry_run: bool = False, force: bool = False) -> Outcome:
+    """Remove the demo assets from the working tree (putting an asset's `base` in its place)."""
+    manifest = load_manifest(project_dir)
+    if not force:
+        _refuse_unsaved_work(project_dir, manifest)
+
+    def build() -> Plan:
+        operations: list[Operation] = []
+        for asset in manifest.assets:
+            # Caches and other ignored files go too: destroy leaves nothing of the demo behind.
+            working = scan_tree(manifest.root / asset.path, NO_IGNORES)
+            if asset.base is None:
+                operations += removal(working, asset.path)
+                continue
+            base = scan_tree(manifest.root / asset.base, manifest.ignore)
+            if not base.exists:
+                raise PlanError(
+                    f"{asset.base}, the base of {asset.path}, does not exist: create it or drop "
+                    "'base' from the manifest."
+                )
+            operations += _mirror(manifest, base, asset.base, working, asset.path)
+        return Plan("destroy", ordered(operations))
+
+    return _change(manifest, build, dry_run)
+
+
+def undo(project_dir: Path, backup_id: str | None = None, dry_run: bool = False) -> Outcome:
+    """Put back the files as they were before a command (by default the latest one)."""
+    manifest = load_manifest(project_dir)
+    store = _store(manifest)
+    target: Record | None = None
+
+    def build() -> Plan:
+        nonlocal target
+        target = store.load(backup_id) if backup_id else store.latest()
+        if backup_id is None and target.command == "undo" and not target.complete and target.undoes:
+            # An undo that was interrupted is finished, not reversed.
+            target = store.load(target.undoes)
+        return Plan("undo", reverse_operations(store, target))
+
+    def undoes() -> str | None:
+        return target.id if target else None
+
+    return _change(manifest, build, dry_run, undoes)
+
+
+def backups(project_dir: Path) -> list[BackupSummary]:
+    """List the backups, oldest first."""
+    return _store(load_manifest(project_dir)).summaries()
+
+
+def _change(
+    manifest: Manifest,
+    build: Callable[[], Plan],
+    dry_run: bool,
+    undoes: Callable[[], str | None] = lambda: None,
+) -> Outcome:
+    """Plan, check, and (unless a dry run) apply under the project lock."""
+    store = _store(manifest)
+    if dry_run:
+        plan = build()
+        check_access(manifest.root, plan)
+        return Outcome(plan)
+    with project_lock(store.folder):
+        plan = build()
+        check_access(manifest.root, plan)
+        if not plan.operations:
+            for stale in plan.stale:
+                fileops.remove(manifest.root / stale, "file")
+            return Outcome(plan)
+        return Outcome(plan, execute(store, plan, undoes()))
+
+
+def _mirror(
+    manifest: Manifest, source: Tree, source_base: str, target: Tree, target_base: str
+) -> list[Operation]:
+    changed = set(compare_trees(source, target).modified)
+    return missing_folders(manifest.root, target_base) + mirror(
+        source, source_base, target, target_base, changed
+    )
+
+
+def _refuse_unsaved_work(project_dir: Path, manifest: Manifest) -> None:
+    if not (manifest.root / manifest.snapshot).is_dir():
+        raise PlanError(
+            f"There is no snapshot ({manifest.snapshot}/), so destroy would lose the demo files: "
+            "run `oppdemo.py save` first, or pass --force."
+        )
+    report = diff(project_dir)
+    if not report.in_sync:
+        unsaved = [path for a in report.assets for path in a.added + a.modified + a.deleted]
+        raise PlanError(
+            f"{len(unsaved)} demo file(s) differ from the snapshot (first: {unsaved[0]}): "
+            "run `oppdemo.py save` first, or pass --force to destroy anyway."
+        )
+
+
+def _scan_assets(manifest: Manifest) -> list[tuple[Asset, Tree, Tree]]:
+    root, rules = manifest.root, manifest.ignore
+    return [
+        (
+            asset,
+            scan_tree(root / asset.path, rules),
+            scan_tree(root / manifest.saved_path(asset), rules),
+        )
+        for asset in manifest.assets
+    ]
+
+
+def _require_snapshot(manifest: Manifest) -> None:
+    snapshot = manifest.root / manifest.snapshot
+    if not snapshot.is_dir():
+        raise PlanError(
+            f"The snapshot folder {manifest.snapshot}/ does not exist: run `oppdemo.py save` "
+            "to create it, or set [tool.oppdemo].snapshot."
+        )
+
+
+def _stale(tree: Tree, base: str) -> list[str]:
+    return [join(base, key) for key in tree.temporaries]
+
+
+def _store(manifest: Manifest) -> BackupStore:
+    return BackupStore(manifest.root, manifest.root / manifest.backups)

@@ -1,0 +1,29 @@
+"""The tool's own exceptions and its named exit codes."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_DRIFT = 1
+EXIT_ERROR = 2
+
+
+class OppdemoError(Exception):
+    """An expected failure: the CLI prints the message (which names the fix) and exits 2."""
+
+    exit_code = EXIT_ERROR
+
+
+class ManifestError(OppdemoError):
+    """`[tool.oppdemo]` in pyproject.toml is missing, unreadable or invalid."""
+
+
+class PlanError(OppdemoError):
+    """A command cannot run as asked; nothing has been changed."""
+
+
+class LockedError(OppdemoError):
+    """Another oppdemo process is changing files in this project."""
+
+
+class BackupError(OppdemoError):
+    """A backup is missing or unreadable."""

@@ -1,0 +1,151 @@
+"""Read and validate `[tool.oppdemo]` in pyproject.toml: which paths are demo assets."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .errors import ManifestError
+from .ignore import IgnoreRules, ignore_rules
+
+DEFAULT_ASSETS: tuple[dict[str, str], ...] = (
+    {"path": "services/storage"},
+    {"path": "demo_scripts"},
+)
+_TOP_KEYS = {"snapshot", "backups", "ignore", "assets"}
+_ASSET_KEYS = {"path", "saved", "base"}
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One demo asset: a folder or file of the project and its place in the snapshot."""
+
+    path: str
+    saved: str
+    base: str | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything oppdemo needs to know about a project, with paths relative to `root`."""
+
+    root: Path
+    snapshot: str
+    backups: str
+    assets: tuple[Asset, ...]
+    ignore: IgnoreRules
+
+    def working_path(self, asset: Asset) -> str:
+        return asset.path
+
+    def saved_path(self, asset: Asset) -> str:
+        return f"{self.snapshot}/{asset.saved}"
+
+
+def load_manifest(project_dir: Path) -> Manifest:
+    """Load the manifest of the project at `project_dir`; raise `ManifestError` when it is bad."""
+    pyproject = project_dir / "pyproject.toml"
+    try:
+        with pyproject.open("rb") as stream:
+            document = tomllib.load(stream)
+    except FileNotFoundError:
+        raise ManifestError(
+            f"No pyproject.toml in {project_dir}: run oppdemo from the project root "
+            "or pass -C/--project-dir."
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ManifestError(f"{pyproject} is not valid TOML ({error}): fix the file.") from None
+    except OSError as error:
+        raise ManifestError(f"Cannot read {pyproject}: {error.strerror}.") from None
+    section = document.get("tool", {}).get("oppdemo", {})
+    return parse_manifest(project_dir.resolve(), section)
+
+
+def parse_manifest(root: Path, section: Any) -> Manifest:
+    """Validate the `[tool.oppdemo]` table and build a `Manifest`."""
+    where = "tool.oppdemo"
+    if not isinstance(section, dict):
+        raise ManifestError(f"{where} must be a table: see the README's manifest section.")
+    _reject_unknown_keys(section, _TOP_KEYS, where)
+    snapshot = _relative_path(section.get("snapshot", "demo_assets"), f"{where}.snapshot")
+    backups = _relative_path(section.get("backups", "backups"), f"{where}.backups")
+    if _overlaps(snapshot, backups):
+        raise ManifestError(f"{where}.backups ({backups!r}) overlaps the snapshot ({snapshot!r}).")
+    patterns = section.get("ignore", [])
+    if not isinstance(patterns, list) or not all(isinstance(p, str) and p for p in patterns):
+        raise ManifestError(f"{where}.ignore must be a list of glob patterns such as ['*.log'].")
+    raw_assets = section.get("assets", list(DEFAULT_ASSETS))
+    if not isinstance(raw_assets, list) or not raw_assets:
+        raise ManifestError(f"{where}.assets must be a non-empty array of tables.")
+    assets = tuple(
+        _parse_asset(raw, f"{where}.assets[{index}]", snapshot, backups)
+        for index, raw in enumerate(raw_assets)
+    )
+    _reject_overlapping_assets(assets, where)
+    return Manifest(root, snapshot, backups, assets, ignore_rules(tuple(patterns)))
+
+
+def _parse_asset(raw: Any, where: str, snapshot: str, backups: str) -> Asset:
+    if not isinstance(raw, dict):
+        raise ManifestError(f"{where} must be a table with a 'path' key.")
+    _reject_unknown_keys(raw, _ASSET_KEYS, where)
+    if "path" not in raw:
+        raise ManifestError(f"{where}.path is missing: name the folder or file of the asset.")
+    path = _relative_path(raw["path"], f"{where}.path")
+    saved = _relative_path(raw.get("saved", path), f"{where}.saved")
+    base = _relative_path(raw["base"], f"{where}.base") if "base" in raw else None
+    for name, folder in (("snapshot", snapshot), ("backups", backups)):
+        if _overlaps(path, folder):
+            raise ManifestError(
+                f"{where}.path ({path!r}) overlaps the {name} folder ({folder!r}): "
+                "an asset must live outside both."
+            )
+    if base is not None and (_overlaps(base, path) or _overlaps(base, backups)):
+        raise ManifestError(f"{where}.base ({base!r}) must lie outside the asset and backups.")
+    return Asset(path, saved, base)
+
+
+def _reject_overlapping_assets(assets: tuple[Asset, ...], where: str) -> None:
+    for index, asset in enumerate(assets):
+        for other_index in range(index):
+            other = assets[other_index]
+            for key in ("path", "saved"):
+                mine, theirs = getattr(asset, key), getattr(other, key)
+                if _overlaps(mine, theirs):
+                    raise ManifestError(
+                        f"{where}.assets[{index}].{key} ({mine!r}) overlaps "
+                        f"{where}.assets[{other_index}].{key} ({theirs!r}): "
+                        "assets must not contain one another."
+                    )
+
+
+def _reject_unknown_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ManifestError(
+            f"{where}.{unknown[0]} is not a known key: use {', '.join(sorted(allowed))}."
+        )
+
+
+def _relative_path(value: Any, where: str) -> str:
+    """Check that `value` is a clean POSIX path inside the project and return it normalised."""
+    if not isinstance(value, str):
+        raise ManifestError(f"{where} must be a string, not {type(value).__name__}.")
+    if not value.strip() or "\\" in value or "\x00" in value:
+        raise ManifestError(f"{where} ({value!r}) must be a relative POSIX path like 'a/b'.")
+    path = PurePosixPath(value)
+    if path.is_absolute():
+        raise ManifestError(f"{where} ({value!r}) is absolute: give a path relative to the root.")
+    if ".." in path.parts:
+        raise ManifestError(f"{where} ({value!r}) contains '..': it must stay inside the project.")
+    if str(path) == ".":
+        raise ManifestError(f"{where} ({value!r}) names the project root itself: name a folder.")
+    return str(path)
+
+
+def _overlaps(first: str, second: str) -> bool:
+    a, b = PurePosixPath(first).parts, PurePosixPath(second).parts
+    shorter = min(len(a), len(b))
+    return a[:shorter] == b[:shorter]

@@ -1,0 +1,159 @@
+"""Plans: the ordered list of file operations a command will perform, made before any change."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+from .compare import under_any
+from .errors import PlanError
+from .scan import Kind, Tree
+
+Action = Literal["remove", "rmdir", "mkdir", "write"]
+_PHASES: dict[str, int] = {"remove": 0, "rmdir": 1, "mkdir": 2, "write": 3}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One change to one path (relative to the project root).
+
+    `write` puts a copy of `source` at `path` (replacing what is there when `existed`);
+    `remove` and `rmdir` delete a file or link and an emptied folder; `mkdir` creates a folder.
+    """
+
+    action: Action
+    path: str
+    kind: Kind = "file"
+    source: str | None = None
+    existed: bool = False
+    mode: int = 0o755
+
+    @property
+    def verb(self) -> str:
+        if self.action == "write":
+            return "overwrite" if self.existed else "copy"
+        return {"remove": "remove", "rmdir": "remove folder", "mkdir": "make folder"}[self.action]
+
+    @property
+    def changes_a_file(self) -> bool:
+        return self.action in ("write", "remove")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a command will do: operations in a safe order, and stale temporaries to clear."""
+
+    command: str
+    operations: tuple[Operation, ...]
+    stale: tuple[str, ...] = field(default=())
+
+    @property
+    def empty(self) -> bool:
+        return not self.operations and not self.stale
+
+    def count(self, verb: str) -> int:
+        return sum(1 for operation in self.operations if operation.verb == verb)
+
+
+def ordered(operations: Iterable[Operation]) -> tuple[Operation, ...]:
+    """Removals first, then emptied folders deepest first, new folders shallowest first, writes."""
+
+    def sort_key(operation: Operation) -> tuple[int, int, str]:
+        depth = operation.path.count("/")
+        if operation.action == "rmdir":
+            depth = -depth
+        return (_PHASES[operation.action], depth, operation.path)
+
+    return tuple(sorted(operations, key=sort_key))
+
+
+def join(base: str, key: str) -> str:
+    return f"{base}/{key}" if key else base
+
+
+def mirror(
+    source: Tree, source_base: str, target: Tree, target_base: str, changed: set[str]
+) -> list[Operation]:
+    """Operations that make the target tree an exact copy of the source tree.
+
+    `changed` names the keys whose files or links differ between the two (from the compare),
+    so that only what differs is written.
+    """
+    operations: list[Operation] = []
+    emptied: list[str] = []
+    for key, mine in target.entries.items():
+        theirs = source.entries.get(key)
+        if theirs is not None and (theirs.kind == "dir") == (mine.kind == "dir"):
+            continue
+        path = join(target_base, key)
+        if mine.kind == "dir":
+            operations.append(Operation("rmdir", path, "dir", mode=mine.mode))
+            emptied.append(key)
+        else:
+            operations.append(Operation("remove", path, mine.kind))
+    # Ignored files (caches) inside a folder that goes must go too, or the folder stays.
+    for key, mine in target.ignored.items():
+        if under_any(key, emptied):
+            action: Action = "rmdir" if mine.kind == "dir" else "remove"
+            operations.append(Operation(action, join(target_base, key), mine.kind, mode=mine.mode))
+    for key, theirs in source.entries.items():
+        mine = target.entries.get(key)
+        kept = mine is not None and (theirs.kind == "dir") == (mine.kind == "dir")
+        path = join(target_base, key)
+        if theirs.kind == "dir":
+            if not kept:
+                operations.append(Operation("mkdir", path, "dir", mode=theirs.mode))
+        elif not kept or key in changed:
+            source_path = join(source_base, key)
+            operations.append(Operation("write", path, theirs.kind, source_path, existed=kept))
+    return operations
+
+
+def removal(tree: Tree, base: str) -> list[Operation]:
+    """Operations that remove everything in `tree`, ignored files included."""
+    operations = []
+    for key, entry in (tree.entries | tree.ignored).items():
+        action: Action = "rmdir" if entry.kind == "dir" else "remove"
+        operations.append(Operation(action, join(base, key), entry.kind, mode=entry.mode))
+    return operations
+
+
+def missing_folders(root: Path, path: str) -> list[Operation]:
+    """`mkdir` operations for the folders above `path` that do not exist yet.
+
+    An existing folder above `path` that is a symlink is refused: writing through it could
+    change files outside the project.
+    """
+    operations = []
+    for parent in reversed(PurePosixPath(path).parents[:-1]):
+        location = root / parent
+        if location.is_symlink():
+            raise PlanError(
+                f"{parent} is a symbolic link: oppdemo will not write through it; "
+                "replace it with a real folder."
+            )
+        if not location.exists():
+            operations.append(Operation("mkdir", str(parent), "dir", mode=0o755))
+        elif not location.is_dir():
+            raise PlanError(f"{parent} is a file where a folder is needed: move it away.")
+    return operations
+
+
+def check_access(root: Path, plan: Plan) -> None:
+    """Refuse a plan that would fail half-way for lack of permission to read or write."""
+    for operation in plan.operations:
+        if operation.action == "write" and operation.source and operation.kind == "file":
+            source = root / operation.source
+            if not os.access(source, os.R_OK):
+                raise PlanError(f"Cannot read {operation.source}: fix its permissions and rerun.")
+        parent = (root / operation.path).parent
+        while not parent.exists() and parent != root:
+            parent = parent.parent
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise PlanError(
+                f"Permission denied: cannot change {operation.path}; fix the permissions of "
+                f"{parent.relative_to(root) if parent != root else 'the project folder'} and rerun."
+            )

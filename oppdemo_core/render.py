@@ -1,0 +1,133 @@
+"""How results look: rich on a terminal, plain stable lines when piped, GitHub annotations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .backups import BackupSummary
+from .commands import Outcome
+from .compare import DriftReport
+from .patch import file_patch
+
+_LETTERS = {"added": ("A", "green"), "modified": ("M", "yellow"), "deleted": ("D", "red")}
+_PAST_TENSE = {"save": "Saved", "restore": "Restored", "destroy": "Destroyed", "undo": "Undone"}
+_MAX_LISTED = 30
+
+
+def drift(console: Console, report: DriftReport, root: Path, with_patch: bool) -> None:
+    """One line per changed file (letter and path, sorted), then a summary per asset."""
+    for asset in report.assets:
+        if asset.in_sync:
+            console.print(f"[green]=[/] {escape(asset.path)}: in sync with {escape(asset.saved)}")
+            continue
+        rows = [(path, state) for state in _LETTERS for path in getattr(asset, state)]
+        for path, state in sorted(rows):
+            letter, colour = _LETTERS[state]
+            console.print(f"[{colour}]{letter}[/] {escape(path)}")
+            if with_patch:
+                text = file_patch(root, asset.saved_counterpart(path), path)
+                if text:
+                    console.print(escape(text), end="", style="dim")
+        console.print(
+            f"{escape(asset.path)}: {len(asset.added)} added, {len(asset.modified)} modified, "
+            f"{len(asset.deleted)} deleted since the last save"
+        )
+    if report.in_sync:
+        console.print("[green]In sync:[/] the snapshot matches the working files.")
+    else:
+        console.print(
+            "[yellow]Drift:[/] run `oppdemo.py save` to update the snapshot, "
+            "or `oppdemo.py restore` to discard the working changes."
+        )
+
+
+def drift_github(console: Console, report: DriftReport) -> None:
+    """GitHub Actions workflow commands: one error annotation per drifted file."""
+    for asset in report.assets:
+        for state in _LETTERS:
+            for path in getattr(asset, state):
+                message = (
+                    f"{path} was {state} since the last `oppdemo.py save`; "
+                    "run `uv run python oppdemo.py save` and commit demo_assets/."
+                )
+                console.out(
+                    f"::error file={_github_property(path)},title=Demo assets drift::"
+                    f"{_github_data(message)}",
+                    highlight=False,
+                )
+    summary = "in sync" if report.in_sync else "drift found"
+    console.out(f"oppdemo diff: {summary}", highlight=False)
+
+
+def outcome(console: Console, result: Outcome, dry_run: bool) -> None:
+    """The plan's operations (all of them on a dry run) and a one-line summary."""
+    plan = result.plan
+    listed = plan.operations if dry_run else plan.operations[:_MAX_LISTED]
+    for operation in listed:
+        if operation.action == "mkdir":
+            continue
+        suffix = "/" if operation.kind == "dir" else ""
+        console.print(f"{operation.verb} {escape(operation.path)}{suffix}")
+    if len(plan.operations) > len(listed):
+        console.print(f"… and {len(plan.operations) - len(listed)} more")
+    counts = ", ".join(
+        f"{plan.count(verb)} {label}"
+        for verb, label in (("copy", "copied"), ("overwrite", "overwritten"), ("remove", "removed"))
+    )
+    if dry_run:
+        console.print(f"Dry run: {plan.command} would leave {counts}; nothing was changed.")
+    elif result.record is None:
+        console.print(f"Nothing to {plan.command}: everything is already in place.")
+    else:
+        console.print(
+            f"{_PAST_TENSE[plan.command]}: {counts}. Backup {result.record.id}; "
+            f"`oppdemo.py undo {result.record.id}` puts it back."
+        )
+
+
+def backup_table(console: Console, summaries: list[BackupSummary]) -> None:
+    """A table on a terminal; tab-separated lines when piped."""
+    if not summaries:
+        console.print("No backups yet.")
+        return
+    headers = ("id", "command", "time", "files", "size", "state")
+    rows = [
+        (
+            item.id,
+            item.command + (f" of {item.undoes}" if item.undoes else ""),
+            item.created,
+            str(item.files),
+            _size(item.size),
+            "complete" if item.complete else "interrupted",
+        )
+        for item in summaries
+    ]
+    if not console.is_terminal:
+        for row in rows:
+            console.out("\t".join(row), highlight=False)
+        return
+    table = Table(*headers)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError
+
+
+def _github_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _github_property(text: str) -> str:
+    return _github_data(text).replace(":", "%3A").replace(",", "%2C")
