@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -20,16 +20,20 @@ from oppdemo_core.errors import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, OppdemoError
 
 T = TypeVar("T")
 
+# Plain help and plain tracebacks: rich's help renderer costs ~100 ms of start-up, and a plain
+# traceback (for bugs only) never prints local variables that could hold a secret.
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
     help="Save, restore, destroy and diff the demo assets of a FastOpp-style project.",
 )
 
 DryRun = Annotated[bool, typer.Option("--dry-run", "-n", help="Print the plan and change nothing.")]
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     text = "text"
     github = "github"
 

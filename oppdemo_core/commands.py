@@ -100,9 +100,11 @@ def destroy(project_dir: Path, dry_run: bool = False, force: bool = False) -> Ou
 
     def build() -> Plan:
         operations: list[Operation] = []
+        stale: list[str] = []
         for asset in manifest.assets:
             # Caches and other ignored files go too: destroy leaves nothing of the demo behind.
             working = scan_tree(manifest.root / asset.path, NO_IGNORES)
+            stale += _stale(working, asset.path)
             if asset.base is None:
                 operations += removal(working, asset.path)
                 continue
@@ -113,7 +115,7 @@ def destroy(project_dir: Path, dry_run: bool = False, force: bool = False) -> Ou
                     "'base' from the manifest."
                 )
             operations += _mirror(manifest, base, asset.base, working, asset.path)
-        return Plan("destroy", ordered(operations))
+        return Plan("destroy", ordered(operations), tuple(stale))
 
     return _change(manifest, build, dry_run)
 
@@ -130,7 +132,12 @@ def undo(project_dir: Path, backup_id: str | None = None, dry_run: bool = False)
         if backup_id is None and target.command == "undo" and not target.complete and target.undoes:
             # An undo that was interrupted is finished, not reversed.
             target = store.load(target.undoes)
-        return Plan("undo", reverse_operations(store, target))
+        stale = [
+            path
+            for asset, working, saved in _scan_assets(manifest)
+            for path in _stale(working, asset.path) + _stale(saved, manifest.saved_path(asset))
+        ]
+        return Plan("undo", reverse_operations(store, target), tuple(stale))
 
     def undoes() -> str | None:
         return target.id if target else None

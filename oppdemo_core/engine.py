@@ -40,7 +40,7 @@ def execute(store: BackupStore, plan: Plan, undoes: str | None = None) -> Record
             ) from None
         store.finish(record)
         raise PlanError(
-            f"{plan.command} could not change {_relative(root, failed)} ({error.strerror}); "
+            f"{plan.command} failed at {_relative(root, failed)} ({error.strerror}); "
             "everything was put back as it was. Fix the cause and run again."
         ) from None
     return store.finish(record)

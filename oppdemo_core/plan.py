@@ -150,7 +150,7 @@ def check_access(root: Path, plan: Plan) -> None:
             if not os.access(source, os.R_OK):
                 raise PlanError(f"Cannot read {operation.source}: fix its permissions and rerun.")
         parent = (root / operation.path).parent
-        while not parent.exists() and parent != root:
+        while not parent.is_dir() and parent != root:
             parent = parent.parent
         if not os.access(parent, os.W_OK | os.X_OK):
             raise PlanError(

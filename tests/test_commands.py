@@ -1,0 +1,308 @@
+"""save, restore, destroy, diff and undo, called as plain functions on real temporary projects."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from oppdemo_core import PlanError, commands
+
+from .projects import capture, make_project
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path / "app")
+
+
+@pytest.fixture
+def saved_project(project: Path) -> Path:
+    commands.save(project)
+    return project
+
+
+def test_save_mirrors_files_modes_times_and_links(project: Path) -> None:
+    outcome = commands.save(project)
+    assert outcome.record is not None
+    assert outcome.plan.count("copy") == 7
+    snapshot = project / "demo_assets"
+    assert (snapshot / "scripts" / "seed.py").stat().st_mode & 0o777 == 0o755
+    assert os.readlink(snapshot / "scripts" / "run") == "seed.py"
+    original = project / "services" / "storage" / "base.py"
+    copy = snapshot / "services" / "storage" / "base.py"
+    assert copy.read_bytes() == original.read_bytes()
+    assert copy.stat().st_mtime_ns == original.stat().st_mtime_ns
+    assert commands.diff(project).in_sync
+
+
+def test_save_copies_only_what_differs_and_removes_what_was_deleted(saved_project: Path) -> None:
+    snapshot = saved_project / "demo_assets"
+    untouched_inode = (snapshot / "services/storage/base.py").stat().st_ino
+    shutil.rmtree(saved_project / "services/storage/backends")
+    (saved_project / "demo_scripts/seed.py").write_text("print('changed')\n")
+    outcome = commands.save(saved_project)
+    assert [(op.verb, op.path) for op in outcome.plan.operations] == [
+        ("remove", "demo_assets/services/storage/backends/s3.py"),
+        ("remove folder", "demo_assets/services/storage/backends"),
+        ("overwrite", "demo_assets/scripts/seed.py"),
+    ]
+    assert not (snapshot / "services/storage/backends").exists()
+    assert (snapshot / "services/storage/base.py").stat().st_ino == untouched_inode
+    assert commands.diff(saved_project).in_sync
+
+
+def test_diff_lists_added_modified_and_deleted_by_working_path(saved_project: Path) -> None:
+    (saved_project / "services/storage/new.py").write_text("x = 1\n")
+    (saved_project / "services/storage/base.py").write_text("class Storage:\n    passed\n")
+    (saved_project / "demo_scripts/data/photos.json").unlink()
+    report = commands.diff(saved_project)
+    storage, scripts = report.assets
+    assert not report.in_sync
+    assert storage.added == ("services/storage/new.py",)
+    assert storage.modified == ("services/storage/base.py",)
+    assert scripts.deleted == ("demo_scripts/data/photos.json",)
+    assert scripts.saved == "demo_assets/scripts"
+    assert report.to_dict()["assets"][1]["deleted"] == ["demo_scripts/data/photos.json"]
+
+
+def test_same_size_change_is_found_by_content(saved_project: Path) -> None:
+    path = saved_project / "demo_scripts/data/logo.bin"
+    data = bytearray(path.read_bytes())
+    data[700] ^= 0xFF
+    stat = path.stat()
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert commands.diff(saved_project).assets[1].modified == ("demo_scripts/data/logo.bin",)
+
+
+def test_a_file_replaced_by_a_folder_counts_once_as_modified(saved_project: Path) -> None:
+    (saved_project / "services/storage/base.py").unlink()
+    (saved_project / "services/storage/base.py").mkdir()
+    (saved_project / "services/storage/base.py/inner.py").write_text("")
+    storage = commands.diff(saved_project).assets[0]
+    assert storage.modified == ("services/storage/base.py",)
+    assert storage.added == ()
+    commands.save(saved_project)
+    assert (saved_project / "demo_assets/services/storage/base.py/inner.py").is_file()
+    assert commands.diff(saved_project).in_sync
+
+
+def test_ignored_files_count_on_neither_side(saved_project: Path) -> None:
+    cache = saved_project / "services/storage/__pycache__"
+    cache.mkdir()
+    (cache / "base.cpython-311.pyc").write_bytes(b"\0" * 10)
+    (saved_project / "demo_scripts/run.log").write_text("log")
+    (saved_project / "demo_scripts/.env").write_text("S3_SECRET_KEY=x")
+    assert commands.diff(saved_project).in_sync
+    assert commands.save(saved_project).record is None
+    assert not (saved_project / "demo_assets/services/storage/__pycache__").exists()
+
+
+def test_symlinks_are_compared_as_links_never_followed(saved_project: Path) -> None:
+    (saved_project / "demo_scripts/seed.py").write_text("print('changed')\n")
+    scripts = commands.diff(saved_project).assets[1]
+    assert scripts.modified == ("demo_scripts/seed.py",)
+    os.remove(saved_project / "demo_scripts/run")
+    os.symlink("data/photos.json", saved_project / "demo_scripts/run")
+    scripts = commands.diff(saved_project).assets[1]
+    assert scripts.modified == ("demo_scripts/run", "demo_scripts/seed.py")
+
+
+def test_restore_mirrors_the_snapshot_back(saved_project: Path) -> None:
+    expected = capture(saved_project)
+    (saved_project / "services/storage/base.py").write_text("broken")
+    (saved_project / "services/storage/extra.py").write_text("extra")
+    shutil.rmtree(saved_project / "demo_scripts/data")
+    commands.restore(saved_project)
+    assert capture(saved_project) == expected
+
+
+def test_restore_replaces_a_link_to_outside_without_writing_through(
+    saved_project: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.py"
+    outside.write_text("precious")
+    target = saved_project / "services/storage/base.py"
+    target.unlink()
+    os.symlink(outside, target)
+    commands.restore(saved_project)
+    assert outside.read_text() == "precious"
+    assert not target.is_symlink()
+    assert target.read_text() == "class Storage:\n    pass\n"
+
+
+def test_a_linked_folder_above_an_asset_is_refused(saved_project: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(saved_project / "services", elsewhere)
+    os.symlink(elsewhere, saved_project / "services")
+    before = capture(elsewhere)
+    with pytest.raises(PlanError, match="services is a symbolic link"):
+        commands.restore(saved_project)
+    assert capture(elsewhere) == before
+
+
+def test_destroy_removes_the_assets_and_undo_brings_them_back(saved_project: Path) -> None:
+    cache = saved_project / "services/storage/__pycache__"
+    cache.mkdir()
+    (cache / "x.pyc").write_bytes(b"cache")
+    before = capture(saved_project)
+    outcome = commands.destroy(saved_project)
+    assert not (saved_project / "services/storage").exists()
+    assert not (saved_project / "demo_scripts").exists()
+    assert (saved_project / "services/__init__.py").exists()
+    assert outcome.record is not None
+    commands.undo(saved_project)
+    assert capture(saved_project) == before
+
+
+def test_destroy_refuses_unsaved_changes_unless_forced(saved_project: Path) -> None:
+    (saved_project / "demo_scripts/seed.py").write_text("unsaved work")
+    before = capture(saved_project)
+    with pytest.raises(PlanError, match=r"1 demo file.*first: demo_scripts/seed.py.*--force"):
+        commands.destroy(saved_project)
+    assert capture(saved_project) == before
+    commands.destroy(saved_project, force=True)
+    assert not (saved_project / "demo_scripts").exists()
+
+
+def test_destroy_puts_the_base_in_place(tmp_path: Path) -> None:
+    project = make_project(
+        tmp_path / "app",
+        '[[tool.oppdemo.assets]]\npath = "services/storage"\nbase = "base/storage"\n',
+    )
+    (project / "base/storage").mkdir(parents=True)
+    (project / "base/storage/__init__.py").write_text("# minimal\n")
+    commands.save(project)
+    commands.destroy(project)
+    assert sorted(os.listdir(project / "services/storage")) == ["__init__.py"]
+    assert (project / "services/storage/__init__.py").read_text() == "# minimal\n"
+
+
+def test_undo_reverses_save_restore_and_undo_exactly(saved_project: Path) -> None:
+    before_save = capture(saved_project)
+    (saved_project / "services/storage/base.py").write_text("v2")
+    (saved_project / "services/storage/base.py").chmod(0o600)
+    (saved_project / "demo_scripts/run").unlink()
+    after_edit = capture(saved_project)
+    commands.save(saved_project)
+    commands.undo(saved_project)
+    assert capture(saved_project) == after_edit
+    assert not commands.diff(saved_project).in_sync
+    commands.restore(saved_project)
+    assert capture(saved_project) == before_save
+    restore_record = commands.undo(saved_project).record
+    assert capture(saved_project) == after_edit
+    assert restore_record is not None
+    commands.undo(saved_project)
+    assert capture(saved_project) == before_save
+
+
+def test_undo_of_an_older_backup_by_id(saved_project: Path) -> None:
+    first = capture(saved_project)
+    (saved_project / "demo_scripts/new.py").write_text("new")
+    save_record = commands.save(saved_project).record
+    assert save_record is not None
+    commands.undo(saved_project, save_record.id)
+    assert capture(saved_project) == {
+        **first,
+        "demo_scripts/new.py": ("file", 0o644, b"new"),
+    }
+
+
+def test_dry_run_changes_nothing(saved_project: Path) -> None:
+    (saved_project / "demo_scripts/seed.py").write_text("changed")
+    before = capture(saved_project, exclude=())
+    for run in (
+        lambda: commands.save(saved_project, dry_run=True),
+        lambda: commands.restore(saved_project, dry_run=True),
+        lambda: commands.destroy(saved_project, dry_run=True, force=True),
+        lambda: commands.undo(saved_project, dry_run=True),
+    ):
+        outcome = run()
+        assert outcome.record is None
+        assert outcome.plan.operations
+    assert capture(saved_project, exclude=()) == before
+
+
+def test_missing_snapshot_is_a_clear_error_and_changes_nothing(project: Path) -> None:
+    before = capture(project, exclude=())
+    for run in (lambda: commands.diff(project), lambda: commands.restore(project)):
+        with pytest.raises(PlanError, match="snapshot folder demo_assets/ does not exist"):
+            run()
+    with pytest.raises(PlanError, match="There is no snapshot"):
+        commands.destroy(project)
+    assert capture(project, exclude=()) == before
+
+
+def test_asset_missing_on_both_sides_is_an_error(saved_project: Path) -> None:
+    shutil.rmtree(saved_project / "demo_scripts")
+    shutil.rmtree(saved_project / "demo_assets/scripts")
+    with pytest.raises(PlanError, match="demo_scripts is missing from both"):
+        commands.diff(saved_project)
+
+
+def test_save_refuses_when_an_asset_is_gone_from_the_working_tree(saved_project: Path) -> None:
+    shutil.rmtree(saved_project / "demo_scripts")
+    before = capture(saved_project, exclude=())
+    with pytest.raises(PlanError, match="demo_scripts is missing from the working tree"):
+        commands.save(saved_project)
+    assert capture(saved_project, exclude=()) == before
+
+
+def test_restore_clears_temporaries_left_by_a_crash(saved_project: Path) -> None:
+    leftover = saved_project / "services/storage/.base.py.1234abcd.oppdemo-tmp"
+    leftover.write_text("half a fi")
+    assert commands.diff(saved_project).in_sync
+    commands.restore(saved_project)
+    assert not leftover.exists()
+
+
+def _immutable(path: Path, on: bool) -> None:
+    subprocess.run(["chattr", "+i" if on else "-i", str(path)], check=True)
+
+
+def test_a_refused_write_rolls_everything_back(saved_project: Path) -> None:
+    for name in ("base.py", "__init__.py"):
+        (saved_project / "services/storage" / name).write_text(f"edited {name}")
+    (saved_project / "demo_scripts/extra.py").write_text("extra")
+    before = capture(saved_project)
+    blocked = saved_project / "demo_assets/services/storage"
+    if os.geteuid() == 0:
+        _immutable(blocked, True)
+    else:
+        blocked.chmod(0o555)
+    try:
+        with pytest.raises(PlanError, match="(Permission denied|Operation not permitted|put back)"):
+            commands.save(saved_project)
+        assert capture(saved_project) == before
+    finally:
+        if os.geteuid() == 0:
+            _immutable(blocked, False)
+        else:
+            blocked.chmod(0o755)
+
+
+def test_a_step_that_fails_half_way_is_rolled_back(saved_project: Path) -> None:
+    from oppdemo_core.backups import BackupStore
+    from oppdemo_core.engine import execute
+    from oppdemo_core.plan import Operation, Plan
+
+    (saved_project / "demo_scripts/seed.py").write_text("newer")
+    before = capture(saved_project)
+    plan = Plan(
+        "save",
+        (
+            Operation("mkdir", "demo_assets/fresh", "dir"),
+            Operation("write", "demo_assets/fresh/a.py", "file", "demo_scripts/seed.py"),
+            Operation("write", "demo_assets/scripts/seed.py", "file", "demo_scripts/seed.py", True),
+            Operation("write", "demo_assets/scripts/zz.py", "file", "demo_scripts/vanished.py"),
+        ),
+    )
+    store = BackupStore(saved_project, saved_project / "backups")
+    with pytest.raises(PlanError, match="failed at demo_scripts/vanished.py .*put back as it was"):
+        execute(store, plan)
+    assert capture(saved_project) == before

@@ -1,0 +1,90 @@
+"""Crash safety: SIGKILL a real restore at many points, then finish it with a rerun or an undo."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .projects import PROJECT_ROOT, capture, make_project, run_cli
+
+KILL_POINTS = 24
+
+
+def _build(project: Path) -> None:
+    """A large demo_scripts tree, saved, then heavily edited so a restore has much to do."""
+    scripts = project / "demo_scripts" / "bulk"
+    for index in range(1_500):
+        folder = scripts / f"group{index % 40:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"file{index:05d}.txt").write_bytes(f"{index}\n".encode() * 300)
+    assert run_cli(project, "save").returncode == 0
+    for index in range(0, 1_500, 3):
+        path = scripts / f"group{index % 40:02d}" / f"file{index:05d}.txt"
+        path.write_bytes(b"edited\n" * 500)
+    for index in range(1, 1_500, 3):
+        (scripts / f"group{index % 40:02d}" / f"file{index:05d}.txt").unlink()
+    for index in range(500):
+        (scripts / f"group{index % 40:02d}" / f"new{index:05d}.txt").write_text("new\n")
+
+
+def _start_restore(project: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "restore"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+
+
+def _working(project: Path) -> dict[str, tuple[object, ...]]:
+    return capture(project / "demo_scripts")
+
+
+def _saved(project: Path) -> dict[str, tuple[object, ...]]:
+    return capture(project / "demo_assets" / "scripts")
+
+
+def test_killed_restore_is_completed_by_rerun_or_reversed_by_undo(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "app")
+    _build(project)
+    template = tmp_path / "edited"
+    shutil.copytree(project / "demo_scripts", template, symlinks=True)
+    edited, saved = _working(project), _saved(project)
+    assert edited != saved
+
+    started = time.monotonic()
+    assert run_cli(project, "restore").returncode == 0
+    duration = time.monotonic() - started
+    assert _working(project) == saved
+
+    interrupted_midway = 0
+    for point in range(KILL_POINTS):
+        shutil.rmtree(project / "demo_scripts")
+        shutil.copytree(template, project / "demo_scripts", symlinks=True)
+        backups_before = set(os.listdir(project / "backups"))
+        process = _start_restore(project)
+        time.sleep(duration * (point + 1) / (KILL_POINTS + 1))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        state = _working(project)
+        if state not in (edited, saved):
+            interrupted_midway += 1
+        assert _saved(project) == saved, "the snapshot is never touched by restore"
+        new_backups = set(os.listdir(project / "backups")) - backups_before - {".oppdemo.lock"}
+        if point % 2 == 0:
+            result = run_cli(project, "restore")
+            assert result.returncode == 0, result.stderr
+            assert _working(project) == saved
+        else:
+            if any(not name.startswith(".partial-") for name in new_backups):
+                result = run_cli(project, "undo")
+                assert result.returncode == 0, result.stderr
+            assert _working(project) == edited
+        assert not list((project / "demo_scripts").rglob("*.oppdemo-tmp"))
+    print(f"{interrupted_midway} of {KILL_POINTS} kills landed mid-change")
+    assert interrupted_midway >= 3, "the kills landed while files were being changed"

@@ -1,0 +1,74 @@
+"""The manifest in pyproject.toml: defaults and every kind of bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from oppdemo_core import ManifestError, load_manifest
+from oppdemo_core.manifest import parse_manifest
+
+
+def test_a_project_without_a_manifest_gets_the_two_default_assets(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    manifest = load_manifest(tmp_path)
+    assert [(a.path, a.saved) for a in manifest.assets] == [
+        ("services/storage", "services/storage"),
+        ("demo_scripts", "demo_scripts"),
+    ]
+    assert (manifest.snapshot, manifest.backups) == ("demo_assets", "backups")
+    assert manifest.ignore.matches("x.pyc", "a/x.pyc", False)
+    assert manifest.ignore.matches("__pycache__", "a/__pycache__", True)
+    assert not manifest.ignore.matches("__pycache__", "a/__pycache__", False)
+
+
+def test_saved_place_and_extra_ignores_are_read(tmp_path: Path) -> None:
+    manifest = parse_manifest(
+        tmp_path,
+        {
+            "snapshot": "saved",
+            "ignore": ["*.log", "tmp/"],
+            "assets": [{"path": "demo_scripts", "saved": "scripts"}],
+        },
+    )
+    assert manifest.saved_path(manifest.assets[0]) == "saved/scripts"
+    assert manifest.ignore.matches("run.log", "x/run.log", False)
+    assert manifest.ignore.matches("tmp", "tmp", True)
+
+
+def test_missing_pyproject_names_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="No pyproject.toml .* pass -C/--project-dir"):
+        load_manifest(tmp_path)
+
+
+def test_invalid_toml_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.oppdemo\n")
+    with pytest.raises(ManifestError, match="not valid TOML"):
+        load_manifest(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("section", "named"),
+    [
+        ({"assets": [{"path": "/etc"}]}, r"assets\[0\]\.path .* is absolute"),
+        ({"assets": [{"path": "../elsewhere"}]}, r"assets\[0\]\.path .* contains '\.\.'"),
+        ({"assets": [{"path": "a\\b"}]}, r"assets\[0\]\.path"),
+        ({"assets": [{"path": "."}]}, r"assets\[0\]\.path .* project root"),
+        ({"assets": [{"path": "services"}, {"path": "services/storage"}]}, r"assets\[1\]\.path"),
+        ({"assets": [{"path": "a", "saved": "x"}, {"path": "b", "saved": "x/y"}]}, r"\.saved"),
+        ({"assets": [{"path": "demo_assets/x"}]}, r"overlaps the snapshot folder"),
+        ({"assets": [{"path": "backups"}]}, r"overlaps the backups folder"),
+        ({"assets": [{"path": "a", "sved": "b"}]}, r"assets\[0\]\.sved is not a known key"),
+        ({"asets": []}, r"tool\.oppdemo\.asets is not a known key"),
+        ({"assets": [{"path": 3}]}, r"assets\[0\]\.path must be a string, not int"),
+        ({"assets": "services"}, r"assets must be a non-empty array"),
+        ({"assets": [{"saved": "x"}]}, r"assets\[0\]\.path is missing"),
+        ({"ignore": "*.log"}, r"ignore must be a list"),
+        ({"snapshot": "demo", "backups": "demo/backups"}, r"backups .* overlaps the snapshot"),
+        ({"snapshot": 1}, r"snapshot must be a string"),
+    ],
+)
+def test_bad_manifests_name_the_key(tmp_path: Path, section: dict[str, object], named: str) -> None:
+    with pytest.raises(ManifestError, match=named):
+        parse_manifest(tmp_path, section)
