@@ -107,8 +107,8 @@ def backup_table(console: Console, summaries: list[BackupSummary]) -> None:
         for item in summaries
     ]
     if not console.is_terminal:
-        for row in rows:
-            console.out("\t".join(row), highlight=False)
+        # Tab-separated and unstyled: rich would expand the tabs.
+        console.file.write("".join("\t".join(row) + "\n" for row in rows))
         return
     table = Table(*headers)
     for row in rows:

@@ -1,0 +1,176 @@
+"""The CLI as users and CI meet it: a real subprocess, exit codes, output formats, no tracebacks."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from .projects import capture, make_project, run_cli
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    project = make_project(tmp_path / "app")
+    assert run_cli(project, "save").returncode == 0
+    return project
+
+
+def _no_traceback(result: object) -> None:
+    assert "Traceback" not in result.stderr  # type: ignore[attr-defined]
+    assert "Traceback" not in result.stdout  # type: ignore[attr-defined]
+
+
+def test_diff_exit_codes_follow_diff1(project: Path, tmp_path: Path) -> None:
+    assert run_cli(project, "diff").returncode == 0
+    (project / "demo_scripts/seed.py").write_text("print('edited')\n")
+    drift = run_cli(project, "diff")
+    assert drift.returncode == 1
+    assert "M demo_scripts/seed.py" in drift.stdout.splitlines()
+    missing = run_cli(tmp_path / "nowhere", "diff")
+    assert missing.returncode == 2
+    assert "No pyproject.toml" in missing.stderr
+    _no_traceback(missing)
+
+
+def test_diff_json_shape(project: Path) -> None:
+    (project / "services/storage/zz.py").write_text("")
+    (project / "services/storage/aa.py").write_text("")
+    (project / "services/storage/base.py").unlink()
+    result = run_cli(project, "diff", "--json")
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert data["in_sync"] is False
+    assert data["assets"][0] == {
+        "path": "services/storage",
+        "saved": "demo_assets/services/storage",
+        "added": ["services/storage/aa.py", "services/storage/zz.py"],
+        "modified": [],
+        "deleted": ["services/storage/base.py"],
+    }
+    assert data["assets"][1]["path"] == "demo_scripts"
+
+
+def test_diff_patch_shows_unified_diffs_of_text_files(project: Path) -> None:
+    (project / "demo_scripts/seed.py").write_text("print('seeding')\nprint('more')\n")
+    data = project / "demo_scripts/data/logo.bin"
+    data.write_bytes(data.read_bytes()[::-1])
+    result = run_cli(project, "diff", "--patch")
+    assert result.returncode == 1
+    assert "--- a/demo_assets/scripts/seed.py" in result.stdout
+    assert "+++ b/demo_scripts/seed.py" in result.stdout
+    assert "+print('more')" in result.stdout
+    assert "M demo_scripts/data/logo.bin" in result.stdout
+    assert "logo.bin\n+++" not in result.stdout
+
+
+def test_diff_github_format_prints_annotations(project: Path) -> None:
+    (project / "demo_scripts/new,file.py").write_text("")
+    result = run_cli(project, "diff", "--format", "github")
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[0].startswith(
+        "::error file=demo_scripts/new%2Cfile.py,title=Demo assets drift::"
+    )
+
+
+def test_piped_output_is_plain_and_unwrapped(project: Path) -> None:
+    deep = project / "services/storage" / ("very_long_folder_name_" * 5)
+    deep.mkdir()
+    (deep / "file.py").write_text("")
+    result = run_cli(project, "diff")
+    assert "\x1b[" not in result.stdout
+    assert f"A {deep.relative_to(project).as_posix()}/file.py" in result.stdout.splitlines()
+
+
+def test_save_dry_run_prints_the_plan_and_changes_nothing(project: Path) -> None:
+    (project / "demo_scripts/seed.py").write_text("changed")
+    before = capture(project, exclude=())
+    result = run_cli(project, "save", "--dry-run")
+    assert result.returncode == 0
+    assert "overwrite demo_assets/scripts/seed.py" in result.stdout
+    assert "nothing was changed" in result.stdout
+    assert capture(project, exclude=()) == before
+
+
+def test_destroy_needs_yes_without_a_terminal(project: Path) -> None:
+    before = capture(project)
+    result = run_cli(project, "destroy")
+    assert result.returncode == 2
+    assert "pass --yes" in result.stderr
+    assert capture(project) == before
+    assert run_cli(project, "destroy", "--yes").returncode == 0
+    assert not (project / "services/storage").exists()
+    restored = run_cli(project, "undo")
+    assert restored.returncode == 0
+    assert capture(project) == before
+
+
+def test_destroy_with_unsaved_work_exits_2_unless_forced(project: Path) -> None:
+    (project / "demo_scripts/seed.py").write_text("unsaved")
+    result = run_cli(project, "destroy", "--yes")
+    assert result.returncode == 2
+    assert "--force" in result.stderr
+    _no_traceback(result)
+    assert run_cli(project, "destroy", "--yes", "--force").returncode == 0
+
+
+def test_backups_lists_each_command(project: Path) -> None:
+    (project / "demo_scripts/seed.py").write_text("changed")
+    run_cli(project, "save")
+    result = run_cli(project, "backups")
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert [row[1] for row in rows] == ["save", "save"]
+    assert rows[1][3] == "1"
+    listed = json.loads(run_cli(project, "backups", "--json").stdout)
+    assert listed[1]["size"] == len("print('seeding')\n")
+
+
+def test_undo_of_an_unknown_backup_is_a_clear_error(project: Path) -> None:
+    result = run_cli(project, "undo", "no-such-id")
+    assert result.returncode == 2
+    assert "There is no backup 'no-such-id'" in result.stderr
+    _no_traceback(result)
+
+
+def test_a_second_process_fails_at_once_while_the_lock_is_held(project: Path) -> None:
+    (project / "demo_scripts/seed.py").write_text("changed")
+    before = capture(project, exclude=())
+    descriptor = os.open(project / "backups/.oppdemo.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        result = run_cli(project, "save", timeout=20)
+    finally:
+        os.close(descriptor)
+    assert result.returncode == 2
+    assert "Another oppdemo command is changing this project" in result.stderr
+    assert capture(project, exclude=()) == before
+    assert run_cli(project, "diff").returncode == 1, "diff only reads and needs no lock"
+
+
+def test_bad_manifest_exits_2_naming_the_key(project: Path) -> None:
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('saved = "scripts"', 'saved = "../x"'))
+    result = run_cli(project, "save")
+    assert result.returncode == 2
+    assert "tool.oppdemo.assets[1].saved" in result.stderr
+    _no_traceback(result)
+
+
+def test_project_dir_option_and_default(project: Path) -> None:
+    import subprocess
+    import sys
+
+    from .projects import PROJECT_ROOT
+
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "diff"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "In sync" in result.stdout
