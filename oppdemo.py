@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 
@@ -49,9 +49,7 @@ def _run(action: Callable[[], T]) -> T:
     try:
         return action()
     except OppdemoError as error:
-        _, errors = _consoles()
-        errors.print(f"[bold red]Error:[/] {error}", highlight=False)  # type: ignore[attr-defined]
-        raise typer.Exit(error.exit_code) from None
+        _fail(str(error), error.exit_code)
 
 
 @app.callback()
@@ -126,12 +124,10 @@ def destroy(
         return
     if not yes:
         if not sys.stdin.isatty():
-            _, errors = _consoles()
-            errors.print(  # type: ignore[attr-defined]
-                "[bold red]Error:[/] destroy removes files and needs confirmation: "
+            _fail(
+                "destroy removes files and needs confirmation: "
                 "pass --yes when not running in a terminal."
             )
-            raise typer.Exit(EXIT_ERROR)
         files = preview.plan.count("remove") + preview.plan.count("overwrite")
         typer.confirm(
             f"Remove {files} demo file(s) from the working tree? (a backup is kept)", abort=True
@@ -169,6 +165,82 @@ def backups(
         console.out(json.dumps([asdict(s) for s in summaries], indent=2), highlight=False)  # type: ignore[attr-defined]
     else:
         render.backup_table(console, summaries)  # type: ignore[arg-type]
+
+
+@app.command("download-sample-photos")
+def download_sample_photos(
+    ctx: typer.Context,
+    catalog: Annotated[
+        Path | None, typer.Option(help="A JSON catalog of photos (default: the demo's own).")
+    ] = None,
+    source: Annotated[
+        Path | None, typer.Option(help="Seed from the image files in this folder instead.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace photos that are already stored.")] = False,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Parallel downloads.")] = 4,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds to connect, and for each read.")
+    ] = 10.0,
+    prefix: Annotated[str, typer.Option(help="Folder (key prefix) in storage.")] = "sample_photos",
+    max_size_mb: Annotated[float, typer.Option(min=0.001, help="Largest photo accepted.")] = 10.0,
+    dry_run: DryRun = False,
+) -> None:
+    """Seed sample photos through the storage backend (local folder or S3 bucket)."""
+    import os
+
+    from oppdemo_core import render
+
+    project = Path(ctx.obj).resolve()
+    catalog = catalog.resolve() if catalog else None
+    source = source.resolve() if source else None
+    # The photo code and the storage package are the demo code of the project being seeded,
+    # which is not always where oppdemo.py lives (-C): import them from the project alone.
+    os.chdir(project)
+    tool_folder = Path(__file__).resolve().parent
+    sys.path[:] = [str(project)] + [p for p in sys.path if Path(p or ".").resolve() != tool_folder]
+    try:
+        from demo_scripts import download_sample_photos as seeding
+        from demo_scripts.photo_catalog import (
+            DEFAULT_CATALOG,
+            PhotoConfigError,
+            load_catalog,
+            photos_in_folder,
+        )
+        from services.storage import StorageError, get_storage
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in ("demo_scripts", "services"):
+            raise
+        _fail(
+            "The demo scripts are gone (demo_scripts/ or services/storage/ is missing): "
+            "`uv run python oppdemo.py restore` brings them back."
+        )
+    options = seeding.SeedOptions(
+        prefix=prefix,
+        force=force,
+        concurrency=concurrency,
+        timeout=timeout,
+        max_bytes=int(max_size_mb * 1024 * 1024),
+        dry_run=dry_run,
+    )
+    console, _ = _consoles()
+    try:
+        storage = get_storage()
+        photos = photos_in_folder(source) if source else load_catalog(catalog or DEFAULT_CATALOG)
+        with render.PhotoProgress(console, len(photos)) as progress:  # type: ignore[arg-type]
+            report = seeding.seed_photos(photos, storage, options, progress.show)
+    except (PhotoConfigError, StorageError) as error:
+        _fail(str(error))
+    render.photo_report(console, report, progress.streamed)  # type: ignore[arg-type]
+    raise typer.Exit(EXIT_DRIFT if report.failed else EXIT_OK)
+
+
+def _fail(message: str, exit_code: int = EXIT_ERROR) -> NoReturn:
+    """Print one sentence on stderr, no traceback, and exit."""
+    from rich.markup import escape
+
+    _, errors = _consoles()
+    errors.print(f"[bold red]Error:[/] {escape(message)}", highlight=False)  # type: ignore[attr-defined]
+    raise typer.Exit(exit_code)
 
 
 def _show(result: object, dry_run: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -12,6 +13,9 @@ from .backups import BackupSummary
 from .commands import Outcome
 from .compare import DriftReport
 from .patch import file_patch
+
+if TYPE_CHECKING:
+    from demo_scripts.download_sample_photos import PhotoResult, SeedReport
 
 _LETTERS = {"added": ("A", "green"), "modified": ("M", "yellow"), "deleted": ("D", "red")}
 _PAST_TENSE = {"save": "Saved", "restore": "Restored", "destroy": "Destroyed", "undo": "Undone"}
@@ -131,3 +135,70 @@ def _github_data(text: str) -> str:
 
 def _github_property(text: str) -> str:
     return _github_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+_PHOTO_WORDS = {
+    "downloaded": ("downloaded", "green"),
+    "copied": ("copied", "green"),
+    "skipped": ("skipped", "cyan"),
+    "failed": ("failed", "red"),
+    "planned": ("planned", "yellow"),
+}
+
+
+class PhotoProgress:
+    """A progress bar with a line per photo on a terminal; silent (lines come later) otherwise."""
+
+    def __init__(self, console: Console, total: int) -> None:
+        self.console = console
+        self.streamed = console.is_terminal
+        self._progress = None
+        self._task = None
+        if self.streamed:
+            from rich.progress import Progress
+
+            self._progress = Progress(console=console, transient=True)
+            self._task = self._progress.add_task("Seeding photos", total=total)
+
+    def __enter__(self) -> PhotoProgress:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def show(self, result: PhotoResult) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.console.print(_photo_line(result))
+            self._progress.advance(self._task)
+
+
+def photo_report(console: Console, report: SeedReport, streamed: bool) -> None:
+    """Each photo's status and URL (or reason), then the summary and the backend."""
+    if not streamed:
+        for result in report.results:
+            console.print(_photo_line(result))
+    copied = report.count("copied")
+    counts = [
+        f"{report.count('downloaded')} downloaded",
+        *([f"{copied} copied"] if copied else []),
+        f"{report.count('skipped')} skipped",
+        f"{len(report.failed)} failed",
+    ]
+    planned = report.count("planned")
+    if planned:
+        counts.append(f"{planned} to save (dry run, nothing written)")
+    console.print(f"Summary: {', '.join(counts)}; storage: {escape(report.backend)}")
+    if report.results and len(report.failed) == len(report.results):
+        console.print(
+            "No photo could be saved: check the network (or the reasons above), "
+            "or seed offline with --source DIR."
+        )
+
+
+def _photo_line(result: PhotoResult) -> str:
+    word, colour = _PHOTO_WORDS[result.status]
+    detail = result.reason if result.status == "failed" else result.url
+    return f"[{colour}]{word:<10}[/] {escape(result.key)}  {escape(detail or '')}"

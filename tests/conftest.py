@@ -164,3 +164,12 @@ def storage(request: pytest.FixtureRequest, tmp_path: Path) -> StorageInterface:
     s3_env = request.getfixturevalue("s3_env")
     prefix = "tenant/uploads/" if request.param == "s3-prefixed" else ""
     return make_s3_storage(s3_env, prefix=prefix)
+
+
+@pytest.fixture
+def photos() -> Iterator[Any]:
+    """A real HTTP server on 127.0.0.1 serving generated photos and bad answers."""
+    from .photo_server import photo_server
+
+    with photo_server(slow_seconds=3.0) as server:
+        yield server

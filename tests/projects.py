@@ -72,7 +72,7 @@ def capture(root: Path, exclude: tuple[str, ...] = ("backups",)) -> dict[str, tu
 
 
 def run_cli(
-    project: Path, *arguments: str, timeout: float = 60
+    project: Path, *arguments: str, timeout: float = 60, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run `python oppdemo.py -C project ...` in a real subprocess, without a terminal."""
     return subprocess.run(
@@ -81,5 +81,5 @@ def run_cli(
         text=True,
         timeout=timeout,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(PROJECT_ROOT)},
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
     )
