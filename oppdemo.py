@@ -7,7 +7,6 @@ picks the exit code; the work happens in `oppdemo_core`.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -82,6 +81,8 @@ def diff(
     report = _run(lambda: commands.diff(root))
     console, _ = _consoles()
     if as_json:
+        import json
+
         console.out(json.dumps(report.to_dict(), indent=2), highlight=False)  # type: ignore[attr-defined]
     elif output_format is Format.github:
         render.drift_github(console, report)  # type: ignore[arg-type]
@@ -162,6 +163,8 @@ def backups(
     summaries = _run(lambda: commands.backups(ctx.obj))
     console, _ = _consoles()
     if as_json:
+        import json
+
         console.out(json.dumps([asdict(s) for s in summaries], indent=2), highlight=False)  # type: ignore[attr-defined]
     else:
         render.backup_table(console, summaries)  # type: ignore[arg-type]

@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import fileops
-from .backups import BackupStore, BackupSummary, Record
 from .compare import AssetDrift, DriftReport, compare_trees
-from .engine import execute, reverse_operations
 from .errors import PlanError
 from .ignore import NO_IGNORES
-from .lock import project_lock
 from .manifest import Asset, Manifest, load_manifest
 from .plan import Operation, Plan, check_access, join, mirror, missing_folders, ordered, removal
 from .scan import Tree, scan_tree
+
+# Backups, the engine and the lock are loaded by the commands that change files, so that
+# `diff`, which CI runs on every push, starts without them.
+if TYPE_CHECKING:
+    from .backups import BackupStore, BackupSummary, Record
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,8 @@ def destroy(project_dir: Path, dry_run: bool = False, force: bool = False) -> Ou
 
 def undo(project_dir: Path, backup_id: str | None = None, dry_run: bool = False) -> Outcome:
     """Put back the files as they were before a command (by default the latest one)."""
+    from .engine import reverse_operations
+
     manifest = load_manifest(project_dir)
     store = _store(manifest)
     target: Record | None = None
@@ -157,6 +161,10 @@ def _change(
     undoes: Callable[[], str | None] = lambda: None,
 ) -> Outcome:
     """Plan, check, and (unless a dry run) apply under the project lock."""
+    from . import fileops
+    from .engine import execute
+    from .lock import project_lock
+
     store = _store(manifest)
     if dry_run:
         plan = build()
@@ -222,4 +230,6 @@ def _stale(tree: Tree, base: str) -> list[str]:
 
 
 def _store(manifest: Manifest) -> BackupStore:
+    from .backups import BackupStore
+
     return BackupStore(manifest.root, manifest.root / manifest.backups)

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
+from typing import NoReturn
 
+from .errors import PlanError
 from .scan import Entry, Tree
 
 _CHUNK = 1024 * 1024
-# Small files are compared in batches so thread hand-offs cost less than the reading.
-_BATCH_BYTES = 8 * 1024 * 1024
-_BATCH_FILES = 256
-_WORKERS = min(4, (os.cpu_count() or 1) * 2)
+# Below this many files a second process costs more than it saves.
+_FORK_FROM = 64
 
 
 @dataclass(frozen=True)
@@ -31,15 +29,32 @@ class Changes:
         return not (self.added or self.modified or self.deleted)
 
 
-def same_content(first: Path, second: Path) -> bool:
-    """True when two regular files hold the same bytes (sizes are compared by the caller)."""
-    with open(first, "rb", buffering=0) as a, open(second, "rb", buffering=0) as b:
-        while True:
-            chunk = a.read(_CHUNK)
-            if chunk != b.read(_CHUNK):
-                return False
-            if not chunk:
-                return True
+def same_content(first: str | Path, second: str | Path) -> bool:
+    """True when two regular files hold the same bytes, as `filecmp.cmp(shallow=False)` says.
+
+    Raw descriptors and reads sized to the file keep the per-file cost low, since a diff reads
+    many small files: one stat, then one read per side, the second asking for one byte more
+    than the first file holds so that a longer second file shows.
+    """
+    a = os.open(first, os.O_RDONLY)
+    try:
+        b = os.open(second, os.O_RDONLY)
+        try:
+            remaining = os.fstat(a).st_size
+            while True:
+                wanted = min(remaining, _CHUNK)
+                chunk = os.read(a, wanted)
+                if len(chunk) != wanted:
+                    return False  # the file changed while it was read: count it as differing
+                if chunk != os.read(b, wanted + 1 if wanted == remaining else wanted):
+                    return False
+                remaining -= wanted
+                if remaining == 0:
+                    return True
+        finally:
+            os.close(b)
+    finally:
+        os.close(a)
 
 
 def compare_trees(working: Tree, saved: Tree) -> Changes:
@@ -50,7 +65,7 @@ def compare_trees(working: Tree, saved: Tree) -> Changes:
     """
     conflicts: set[str] = set()
     modified: list[str] = []
-    same_size: list[str] = []
+    both_files: list[str] = []
     for key, mine in working.entries.items():
         theirs = saved.entries.get(key)
         if theirs is None:
@@ -62,11 +77,8 @@ def compare_trees(working: Tree, saved: Tree) -> Changes:
         elif mine.kind == "link" and mine.target != theirs.target:
             modified.append(key)
         elif mine.kind == "file":
-            if mine.size != theirs.size:
-                modified.append(key)
-            else:
-                same_size.append(key)
-    modified.extend(content_differs(working, saved, same_size))
+            both_files.append(key)
+    modified.extend(content_differs(working, saved, both_files))
 
     def visible(key: str, entry: Entry) -> bool:
         return entry.kind != "dir" and not under_any(key, conflicts)
@@ -77,32 +89,62 @@ def compare_trees(working: Tree, saved: Tree) -> Changes:
 
 
 def content_differs(first: Tree, second: Tree, keys: list[str]) -> list[str]:
-    """Return the keys whose files differ in content, reading files on a few threads."""
-    if not keys:
-        return []
-    batches = list(_batches(first, keys))
-    if len(batches) == 1:
-        return _compare_batch(first, second, batches[0])
-    with ThreadPoolExecutor(_WORKERS) as pool:
-        found = pool.map(partial(_compare_batch, first, second), batches)
-        return [key for batch in found for key in batch]
+    """Return the keys whose files differ in content.
+
+    With many files, half of them are compared in a forked child process on the other core.
+    Threads would not help: the many short reads of small files serialise on the GIL.
+    """
+    if len(keys) < _FORK_FROM or not hasattr(os, "fork"):
+        return _compare_keys(first, second, keys)
+    middle = len(keys) // 2
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compare the second half, send the result, exit at once
+        os.close(read_end)
+        _send_result(write_end, lambda: _compare_keys(first, second, keys[middle:]))
+    os.close(write_end)
+    try:
+        differing = _compare_keys(first, second, keys[:middle])
+    finally:
+        with os.fdopen(read_end, "rb") as pipe:
+            message = pipe.read()
+        os.waitpid(pid, 0)
+    kind, payload = message[:1], message[1:].decode("utf-8", "surrogateescape")
+    if kind == b"e":
+        raise PlanError(payload)
+    if kind != b"o":  # the child died without a word: do its half here
+        return differing + _compare_keys(first, second, keys[middle:])
+    return differing + [key for key in payload.split("\0") if key]
 
 
-def _compare_batch(first: Tree, second: Tree, batch: list[str]) -> list[str]:
-    return [key for key in batch if not same_content(first.path(key), second.path(key))]
+def _send_result(descriptor: int, compare: Callable[[], list[str]]) -> NoReturn:
+    code = 0
+    try:
+        try:
+            message = b"o" + "\0".join(compare()).encode("utf-8", "surrogateescape")
+        except PlanError as error:
+            message = b"e" + str(error).encode("utf-8", "surrogateescape")
+        with os.fdopen(descriptor, "wb") as pipe:
+            pipe.write(message)
+    except BaseException:
+        code = 1
+    finally:
+        # Leave without running the parent's exit handlers or flushing its buffers twice.
+        os._exit(code)
 
 
-def _batches(tree: Tree, keys: list[str]) -> Iterator[list[str]]:
-    batch: list[str] = []
-    size = 0
+def _compare_keys(first: Tree, second: Tree, keys: list[str]) -> list[str]:
+    join, a, b = os.path.join, str(first.root), str(second.root)
+    differing = []
     for key in keys:
-        batch.append(key)
-        size += tree.entries[key].size
-        if size >= _BATCH_BYTES or len(batch) >= _BATCH_FILES:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
+        try:
+            if not same_content(join(a, key), join(b, key)):
+                differing.append(key)
+        except OSError as error:
+            raise PlanError(
+                f"Cannot read {error.filename}: {error.strerror}; fix its permissions and rerun."
+            ) from None
+    return differing
 
 
 def under_any(key: str, folders: Iterable[str]) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from pathlib import Path
 
@@ -17,7 +16,7 @@ def place(source: Path, target: Path, kind: Kind) -> None:
     The copy is made beside the target and renamed over it, so a reader or a crash never meets
     half a file, and a symlink at `target` is replaced rather than written through.
     """
-    temporary = target.parent / f".{target.name}.{secrets.token_hex(4)}{TEMPORARY_SUFFIX}"
+    temporary = target.parent / f".{target.name}.{os.urandom(4).hex()}{TEMPORARY_SUFFIX}"
     try:
         if kind == "link":
             os.symlink(os.readlink(source), temporary)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from fnmatch import fnmatchcase
+import re
+from dataclasses import dataclass, field
+from fnmatch import translate
 
 BUILT_IN_IGNORES = ("__pycache__/", "*.pyc", ".DS_Store", ".pytest_cache/", ".env")
 
@@ -20,15 +21,31 @@ class IgnoreRules:
     """
 
     patterns: tuple[str, ...] = ()
+    # The patterns compiled into four regular expressions: by name or by path, for any entry or
+    # for folders only. Scans test every entry, so this is on the hot path.
+    _compiled: dict[tuple[bool, bool], re.Pattern[str] | None] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        groups: dict[tuple[bool, bool], list[str]] = {}
+        for pattern in self.patterns:
+            body = pattern.rstrip("/")
+            by_path = "/" in body
+            groups.setdefault((by_path, pattern.endswith("/")), []).append(
+                translate(body.lstrip("/"))
+            )
+        compiled = {
+            key: re.compile("|".join(f"(?:{part})" for part in parts))
+            for key, parts in groups.items()
+        }
+        object.__setattr__(self, "_compiled", compiled)
 
     def matches(self, name: str, relative_path: str, is_dir: bool) -> bool:
-        for pattern in self.patterns:
-            folder_only = pattern.endswith("/")
-            body = pattern.rstrip("/")
-            if folder_only and not is_dir:
+        for (by_path, folder_only), regex in self._compiled.items():
+            if regex is None or (folder_only and not is_dir):
                 continue
-            subject = relative_path if "/" in body else name
-            if fnmatchcase(subject, body.lstrip("/")):
+            if regex.match(relative_path if by_path else name):
                 return True
         return False
 

@@ -7,12 +7,10 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from .backups import BackupSummary
 from .commands import Outcome
 from .compare import DriftReport
-from .patch import file_patch
 
 if TYPE_CHECKING:
     from demo_scripts.download_sample_photos import PhotoResult, SeedReport
@@ -33,6 +31,8 @@ def drift(console: Console, report: DriftReport, root: Path, with_patch: bool) -
             letter, colour = _LETTERS[state]
             console.print(f"[{colour}]{letter}[/] {escape(path)}")
             if with_patch:
+                from .patch import file_patch
+
                 text = file_patch(root, asset.saved_counterpart(path), path)
                 if text:
                     console.print(escape(text), end="", style="dim")
@@ -114,6 +114,8 @@ def backup_table(console: Console, summaries: list[BackupSummary]) -> None:
         # Tab-separated and unstyled: rich would expand the tabs.
         console.file.write("".join("\t".join(row) + "\n" for row in rows))
         return
+    from rich.table import Table
+
     table = Table(*headers)
     for row in rows:
         table.add_row(*row)

@@ -6,7 +6,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from .errors import PlanError
 from .ignore import TEMPORARY_SUFFIX, IgnoreRules
@@ -14,14 +14,19 @@ from .ignore import TEMPORARY_SUFFIX, IgnoreRules
 Kind = Literal["file", "link", "dir"]
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """What one path is: its kind, size, permission bits and (for a link) its target."""
+class Entry(NamedTuple):
+    """What one path is: its kind, (for a folder) its permission bits, (for a link) its target.
+
+    Files carry no size or mode: the walk then needs no stat call per file, which is most of a
+    scan's cost; the compare reads sizes from the open files and copies keep modes themselves.
+    """
 
     kind: Kind
-    size: int = 0
-    mode: int = 0o644
+    mode: int = 0o755
     target: str = ""
+
+
+FILE = Entry("file")
 
 
 @dataclass
@@ -54,17 +59,24 @@ def scan_tree(root: Path, rules: IgnoreRules) -> Tree:
         return tree
     except OSError as error:
         raise PlanError(f"Cannot read {root}: {error.strerror}; fix its permissions.") from None
-    tree.entries[""] = _entry(root, info)
-    if tree.entries[""].kind == "dir":
+    if stat.S_ISLNK(info.st_mode):
+        tree.entries[""] = Entry("link", target=os.readlink(root))
+    elif stat.S_ISDIR(info.st_mode):
+        tree.entries[""] = Entry("dir", stat.S_IMODE(info.st_mode))
         _walk(tree, rules)
+    elif stat.S_ISREG(info.st_mode):
+        tree.entries[""] = FILE
+    else:
+        raise PlanError(f"{root} is neither a file, a folder nor a link: move it out of the way.")
     return tree
 
 
 def _walk(tree: Tree, rules: IgnoreRules) -> None:
+    entries, ignored, temporaries = tree.entries, tree.ignored, tree.temporaries
     pending: list[tuple[str, bool]] = [("", False)]
     while pending:
         prefix, inside_ignored = pending.pop()
-        folder = tree.path(prefix)
+        folder = os.path.join(tree.root, prefix)
         try:
             with os.scandir(folder) as listing:
                 children = list(listing)
@@ -73,24 +85,24 @@ def _walk(tree: Tree, rules: IgnoreRules) -> None:
                 f"Cannot read the folder {folder}: {error.strerror}; fix its permissions."
             ) from None
         for child in children:
-            key = f"{prefix}/{child.name}" if prefix else child.name
-            if child.name.endswith(TEMPORARY_SUFFIX):
-                tree.temporaries.append(key)
+            name = child.name
+            key = f"{prefix}/{name}" if prefix else name
+            if name.endswith(TEMPORARY_SUFFIX):
+                temporaries.append(key)
                 continue
-            entry = _entry(Path(child.path), child.stat(follow_symlinks=False))
+            # The kind comes from the directory listing itself (d_type): no stat call.
+            if child.is_symlink():
+                entry = Entry("link", target=os.readlink(child.path))
+            elif child.is_file():
+                entry = FILE
+            elif child.is_dir():
+                entry = Entry("dir", stat.S_IMODE(child.stat(follow_symlinks=False).st_mode))
+            else:
+                raise PlanError(
+                    f"{child.path} is neither a file, a folder nor a link: move it out of the way."
+                )
             is_dir = entry.kind == "dir"
-            hidden = inside_ignored or rules.matches(child.name, key, is_dir)
-            (tree.ignored if hidden else tree.entries)[key] = entry
+            hidden = inside_ignored or rules.matches(name, key, is_dir)
+            (ignored if hidden else entries)[key] = entry
             if is_dir:
                 pending.append((key, hidden))
-
-
-def _entry(path: Path, info: os.stat_result) -> Entry:
-    mode = stat.S_IMODE(info.st_mode)
-    if stat.S_ISLNK(info.st_mode):
-        return Entry("link", target=os.readlink(path))
-    if stat.S_ISDIR(info.st_mode):
-        return Entry("dir", mode=mode)
-    if stat.S_ISREG(info.st_mode):
-        return Entry("file", size=info.st_size, mode=mode)
-    raise PlanError(f"{path} is neither a file, a folder nor a link: move it out of the asset.")

@@ -1,0 +1,225 @@
+"""Benchmark oppdemo against the standard tools on the same generated trees, in one run.
+
+    uv run python benchmarks/bench_oppdemo.py [--quick]
+
+Prints each measurement (median wall time of several runs), the ratio to the standard tool
+and the target from issue 3. Trees are generated under a temporary folder and removed after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OPPDEMO = ROOT / "oppdemo.py"
+# Subprocesses may write bytecode caches, as on a normal machine, so repeated runs start warm.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+PYPROJECT = """\
+[project]
+name = "bench"
+version = "0"
+
+[[tool.oppdemo.assets]]
+path = "demo_scripts"
+"""
+
+
+def run(*command: str | Path) -> int:
+    return subprocess.run(
+        [str(part) for part in command], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    ).returncode
+
+
+def oppdemo(project: Path, *arguments: str) -> int:
+    return run(sys.executable, OPPDEMO, "-C", project, *arguments)
+
+
+def median_time(
+    action: Callable[[], object], repeats: int, before: Callable[[], object] = lambda: None
+) -> float:
+    times = []
+    for _ in range(repeats):
+        before()
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def make_tree(folder: Path, files: int, size: int, per_folder: int = 100) -> list[Path]:
+    paths = []
+    block = os.urandom(size)
+    for index in range(files):
+        path = folder / f"d{index // per_folder:04d}" / f"f{index:06d}.bin"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Each file differs from the others in its first bytes.
+        path.write_bytes(index.to_bytes(8, "little") + block[8:])
+        paths.append(path)
+    return paths
+
+
+def modify_same_size(paths: list[Path], fraction: float) -> None:
+    step = max(1, round(1 / fraction))
+    for path in paths[::step]:
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+
+
+def project_with(base: Path, files: int, size: int) -> tuple[Path, list[Path]]:
+    project = base / "project"
+    (project / "demo_assets").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(PYPROJECT)
+    paths = make_tree(project / "demo_scripts", files, size)
+    subprocess.run(
+        ["cp", "-a", project / "demo_scripts", project / "demo_assets/demo_scripts"], check=True
+    )
+    return project, paths
+
+
+def report(name: str, ours: float, theirs: float, tool: str, target: float) -> bool:
+    ratio = ours / theirs
+    verdict = "ok" if ratio <= target else "MISSED"
+    print(
+        f"{name:<44} oppdemo {ours:7.3f} s  {tool} {theirs:7.3f} s  ratio {ratio:5.2f}  target <= {target}  {verdict}"
+    )
+    return ratio <= target
+
+
+def bench_diff_many_files(base: Path, repeats: int, files: int) -> list[bool]:
+    project, paths = project_with(base, files, 100 * 1024 * 1024 // 10_000)
+    modify_same_size(paths, 0.01)
+    work, snap = project / "demo_scripts", project / "demo_assets/demo_scripts"
+    oppdemo(project, "diff")
+    run("diff", "-rq", work, snap)
+    ours = median_time(lambda: oppdemo(project, "diff"), repeats)
+    theirs = median_time(lambda: run("diff", "-rq", work, snap), repeats)
+    results = [
+        report(
+            f"diff, {files} files / {files // 100} MB, 1% modified", ours, theirs, "diff -rq", 2.0
+        )
+    ]
+
+    # save with nothing to do, against diff on the same in-sync tree.
+    assert oppdemo(project, "save") == 0
+    shutil.rmtree(project / "backups", ignore_errors=True)
+    in_sync_diff = median_time(lambda: oppdemo(project, "diff"), repeats)
+    idle_save = median_time(lambda: oppdemo(project, "save"), repeats)
+    results.append(report("save, nothing changed", idle_save, in_sync_diff, "diff   ", 1.2))
+
+    # A full save of a new tree, against cp -a of the same tree.
+    copy = base / "cp-copy"
+
+    def clear_snapshot() -> None:
+        shutil.rmtree(snap, ignore_errors=True)
+        shutil.rmtree(project / "backups", ignore_errors=True)
+        shutil.rmtree(copy, ignore_errors=True)
+        subprocess.run(["sync"], check=True)
+
+    full_save = median_time(lambda: oppdemo(project, "save"), repeats, clear_snapshot)
+    cp = median_time(lambda: run("cp", "-a", work, copy), repeats, clear_snapshot)
+    results.append(report("save, full copy of a new tree", full_save, cp, "cp -a  ", 1.5))
+    shutil.rmtree(project)
+    return results
+
+
+def bench_diff_large_files(base: Path, repeats: int) -> list[bool]:
+    project = base / "large"
+    (project / "demo_assets").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(PYPROJECT)
+    paths = make_tree(project / "demo_scripts", 20, 50 * 1024 * 1024, per_folder=20)
+    subprocess.run(
+        ["cp", "-a", project / "demo_scripts", project / "demo_assets/demo_scripts"], check=True
+    )
+    modify_same_size(paths, 0.05)
+    work, snap = project / "demo_scripts", project / "demo_assets/demo_scripts"
+    oppdemo(project, "diff")
+    run("diff", "-rq", work, snap)
+    ours = median_time(lambda: oppdemo(project, "diff"), repeats)
+    theirs = median_time(lambda: run("diff", "-rq", work, snap), repeats)
+    shutil.rmtree(project)
+    return [report("diff, 20 files of 50 MB, 1 modified", ours, theirs, "diff -rq", 1.3)]
+
+
+def bench_startup(repeats: int) -> list[bool]:
+    run(sys.executable, OPPDEMO, "--help")
+    median = median_time(lambda: run(sys.executable, OPPDEMO, "--help"), repeats * 4)
+    ok = median < 0.25
+    print(
+        f"{'python oppdemo.py --help':<44} median {median * 1000:6.1f} ms  target < 250 ms  {'ok' if ok else 'MISSED'}"
+    )
+    return [ok]
+
+
+def bench_no_boto3(base: Path) -> list[bool]:
+    project, _ = project_with(base / "imports", 20, 1000)
+    leaked = []
+    for arguments in (
+        ["diff"],
+        ["save"],
+        ["restore"],
+        ["backups"],
+        ["destroy", "--yes", "--force"],
+        ["undo"],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-X", "importtime", OPPDEMO, "-C", project, *arguments],
+            env=ENV,
+            capture_output=True,
+            text=True,
+        )
+        if "boto3" in result.stderr or "botocore" in result.stderr:
+            leaked.append(arguments[0])
+    ok = not leaked
+    print(
+        f"{'boto3 imported by save/restore/destroy/...':<44} {'never' if ok else 'by ' + ', '.join(leaked)}  {'ok' if ok else 'MISSED'}"
+    )
+    return [ok]
+
+
+def bench_memory(base: Path, files: int) -> list[bool]:
+    project, _ = project_with(base / "memory", files, 512)
+    result = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", sys.executable, OPPDEMO, "-C", project, "diff"],
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    peak_mb = int(result.stderr.strip().splitlines()[-1]) / 1024
+    ok = peak_mb < 100
+    print(
+        f"{f'peak memory, diff of {files} files':<44} {peak_mb:6.1f} MB  target < 100 MB  {'ok' if ok else 'MISSED'}"
+    )
+    return [ok]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="Smaller trees, fewer runs.")
+    parser.add_argument("--repeats", type=int, default=5)
+    options = parser.parse_args()
+    repeats = 3 if options.quick else options.repeats
+    results: list[bool] = []
+    with tempfile.TemporaryDirectory(prefix="oppdemo-bench-") as folder:
+        base = Path(folder)
+        results += bench_startup(repeats)
+        results += bench_no_boto3(base)
+        results += bench_diff_many_files(base, repeats, 2_000 if options.quick else 10_000)
+        if not options.quick:
+            results += bench_diff_large_files(base, repeats)
+        results += bench_memory(base, 5_000 if options.quick else 50_000)
+    print(f"{sum(results)} of {len(results)} targets met")
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
