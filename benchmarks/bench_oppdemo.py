@@ -89,9 +89,8 @@ def project_with(base: Path, files: int, size: int) -> tuple[Path, list[Path]]:
 def report(name: str, ours: float, theirs: float, tool: str, target: float) -> bool:
     ratio = ours / theirs
     verdict = "ok" if ratio <= target else "MISSED"
-    print(
-        f"{name:<44} oppdemo {ours:7.3f} s  {tool} {theirs:7.3f} s  ratio {ratio:5.2f}  target <= {target}  {verdict}"
-    )
+    figures = f"oppdemo {ours:7.3f} s  {tool} {theirs:7.3f} s  ratio {ratio:5.2f}"
+    print(f"{name:<44} {figures}  target <= {target}  {verdict}")
     return ratio <= target
 
 
@@ -155,7 +154,7 @@ def bench_startup(repeats: int) -> list[bool]:
     median = median_time(lambda: run(sys.executable, OPPDEMO, "--help"), repeats * 4)
     ok = median < 0.25
     print(
-        f"{'python oppdemo.py --help':<44} median {median * 1000:6.1f} ms  target < 250 ms  {'ok' if ok else 'MISSED'}"
+        f"{'python oppdemo.py --help':<44} median {median * 1000:6.1f} ms  target < 250 ms  {_verdict(ok)}"
     )
     return [ok]
 
@@ -180,9 +179,8 @@ def bench_no_boto3(base: Path) -> list[bool]:
         if "boto3" in result.stderr or "botocore" in result.stderr:
             leaked.append(arguments[0])
     ok = not leaked
-    print(
-        f"{'boto3 imported by save/restore/destroy/...':<44} {'never' if ok else 'by ' + ', '.join(leaked)}  {'ok' if ok else 'MISSED'}"
-    )
+    found = "never" if ok else "by " + ", ".join(leaked)
+    print(f"{'boto3 imported by save/restore/destroy/...':<44} {found}  {_verdict(ok)}")
     return [ok]
 
 
@@ -196,10 +194,13 @@ def bench_memory(base: Path, files: int) -> list[bool]:
     )
     peak_mb = int(result.stderr.strip().splitlines()[-1]) / 1024
     ok = peak_mb < 100
-    print(
-        f"{f'peak memory, diff of {files} files':<44} {peak_mb:6.1f} MB  target < 100 MB  {'ok' if ok else 'MISSED'}"
-    )
+    name = f"peak memory, diff of {files} files"
+    print(f"{name:<44} {peak_mb:6.1f} MB  target < 100 MB  {_verdict(ok)}")
     return [ok]
+
+
+def _verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
 
 
 def main() -> int:
