@@ -153,9 +153,8 @@ def bench_startup(repeats: int) -> list[bool]:
     run(sys.executable, OPPDEMO, "--help")
     median = median_time(lambda: run(sys.executable, OPPDEMO, "--help"), repeats * 4)
     ok = median < 0.25
-    print(
-        f"{'python oppdemo.py --help':<44} median {median * 1000:6.1f} ms  target < 250 ms  {_verdict(ok)}"
-    )
+    name = "python oppdemo.py --help"
+    print(f"{name:<44} median {median * 1000:6.1f} ms  target < 250 ms  {_verdict(ok)}")
     return [ok]
 
 
