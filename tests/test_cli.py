@@ -174,3 +174,52 @@ def test_project_dir_option_and_default(project: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "In sync" in result.stdout
+
+
+def _as_unprivileged_user(project: Path) -> tuple[str, ...]:
+    """A command prefix under which permissions apply (root would read anything)."""
+    if os.geteuid() != 0:
+        return ()
+    for path in [project, *project.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | 0o777 if path.is_dir() else 0o666)
+    return (
+        "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+        "--inh-caps=-all", "--bounding-set=-all",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("unreadable", ["demo_scripts/seed.py", "demo_scripts/brand_new.py"])
+def test_an_unreadable_file_is_a_clear_error_and_changes_nothing(unreadable: str) -> None:
+    import subprocess
+    import sys
+    import tempfile
+
+    from .projects import PROJECT_ROOT
+
+    # Outside pytest's private temporary folder, so that an unprivileged user can reach it.
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder).chmod(0o777)
+        project = make_project(Path(folder) / "app")
+        assert run_cli(project, "save").returncode == 0
+        prefix = _as_unprivileged_user(project)
+        target = project / unreadable
+        target.write_text("secret draft\n")
+        target.chmod(0o000)
+        before = capture(project, exclude=())
+        for command in ("save", "diff"):
+            result = subprocess.run(
+                [*prefix, sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project),
+                 command],
+                capture_output=True, text=True, stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+            if command == "diff" and unreadable.endswith("brand_new.py"):
+                # A new file is listed as added without being read.
+                assert result.returncode == 1, result.stderr
+            else:
+                assert result.returncode == 2, result.stdout + result.stderr
+                assert "Cannot read" in result.stderr
+                assert unreadable in result.stderr
+                _no_traceback(result)
+            assert capture(project, exclude=()) == before
+        target.chmod(0o644)
