@@ -75,15 +75,28 @@ def modify_same_size(paths: list[Path], fraction: float) -> None:
         path.write_bytes(bytes(data))
 
 
-def project_with(base: Path, files: int, size: int) -> tuple[Path, list[Path]]:
-    project = base / "project"
+def project_with(
+    folder: Path, files: int, size: int, per_folder: int = 100
+) -> tuple[Path, list[Path]]:
+    """A project whose demo_scripts/ holds `files` files and whose snapshot is a `cp -a` copy."""
+    project = folder / "project"
     (project / "demo_assets").mkdir(parents=True)
     (project / "pyproject.toml").write_text(PYPROJECT)
-    paths = make_tree(project / "demo_scripts", files, size)
+    paths = make_tree(project / "demo_scripts", files, size, per_folder)
     subprocess.run(
         ["cp", "-a", project / "demo_scripts", project / "demo_assets/demo_scripts"], check=True
     )
     return project, paths
+
+
+def time_diffs(project: Path, repeats: int) -> tuple[float, float]:
+    """Median times of `oppdemo diff` and `diff -rq` on the project's two trees, after a warm-up."""
+    work, snap = project / "demo_scripts", project / "demo_assets/demo_scripts"
+    oppdemo(project, "diff")
+    run("diff", "-rq", work, snap)
+    ours = median_time(lambda: oppdemo(project, "diff"), repeats)
+    theirs = median_time(lambda: run("diff", "-rq", work, snap), repeats)
+    return ours, theirs
 
 
 def report(name: str, ours: float, theirs: float, tool: str, target: float) -> bool:
@@ -98,10 +111,7 @@ def bench_diff_many_files(base: Path, repeats: int, files: int) -> list[bool]:
     project, paths = project_with(base, files, 100 * 1024 * 1024 // 10_000)
     modify_same_size(paths, 0.01)
     work, snap = project / "demo_scripts", project / "demo_assets/demo_scripts"
-    oppdemo(project, "diff")
-    run("diff", "-rq", work, snap)
-    ours = median_time(lambda: oppdemo(project, "diff"), repeats)
-    theirs = median_time(lambda: run("diff", "-rq", work, snap), repeats)
+    ours, theirs = time_diffs(project, repeats)
     results = [
         report(
             f"diff, {files} files / {files // 100} MB, 1% modified", ours, theirs, "diff -rq", 2.0
@@ -132,19 +142,9 @@ def bench_diff_many_files(base: Path, repeats: int, files: int) -> list[bool]:
 
 
 def bench_diff_large_files(base: Path, repeats: int) -> list[bool]:
-    project = base / "large"
-    (project / "demo_assets").mkdir(parents=True)
-    (project / "pyproject.toml").write_text(PYPROJECT)
-    paths = make_tree(project / "demo_scripts", 20, 50 * 1024 * 1024, per_folder=20)
-    subprocess.run(
-        ["cp", "-a", project / "demo_scripts", project / "demo_assets/demo_scripts"], check=True
-    )
+    project, paths = project_with(base / "large", 20, 50 * 1024 * 1024, per_folder=20)
     modify_same_size(paths, 0.05)
-    work, snap = project / "demo_scripts", project / "demo_assets/demo_scripts"
-    oppdemo(project, "diff")
-    run("diff", "-rq", work, snap)
-    ours = median_time(lambda: oppdemo(project, "diff"), repeats)
-    theirs = median_time(lambda: run("diff", "-rq", work, snap), repeats)
+    ours, theirs = time_diffs(project, repeats)
     shutil.rmtree(project)
     return [report("diff, 20 files of 50 MB, 1 modified", ours, theirs, "diff -rq", 1.3)]
 

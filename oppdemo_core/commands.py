@@ -55,43 +55,39 @@ def diff(project_dir: Path) -> DriftReport:
 def save(project_dir: Path, dry_run: bool = False) -> Outcome:
     """Make the snapshot an exact copy of the working files."""
     manifest = load_manifest(project_dir)
-
-    def build() -> Plan:
-        operations: list[Operation] = []
-        stale: list[str] = []
-        for asset, working, saved in _scan_assets(manifest):
-            if not working.exists:
-                raise PlanError(
-                    f"{asset.path} is missing from the working tree, so saving would delete its "
-                    "saved copy: run `oppdemo.py restore` first, or remove it from "
-                    "[tool.oppdemo].assets."
-                )
-            operations += _mirror(manifest, working, asset.path, saved, manifest.saved_path(asset))
-            stale += _stale(working, asset.path) + _stale(saved, manifest.saved_path(asset))
-        return Plan("save", ordered(operations), tuple(stale))
-
-    return _change(manifest, build, dry_run)
+    return _change(manifest, lambda: _mirror_assets(manifest, "save"), dry_run)
 
 
 def restore(project_dir: Path, dry_run: bool = False) -> Outcome:
     """Make the working files an exact copy of the snapshot."""
     manifest = load_manifest(project_dir)
     _require_snapshot(manifest)
+    return _change(manifest, lambda: _mirror_assets(manifest, "restore"), dry_run)
 
-    def build() -> Plan:
-        operations: list[Operation] = []
-        stale: list[str] = []
-        for asset, working, saved in _scan_assets(manifest):
-            if not saved.exists:
-                raise PlanError(
-                    f"{manifest.saved_path(asset)} is missing from the snapshot: run "
-                    "`oppdemo.py save` first, or check [tool.oppdemo].assets."
-                )
-            operations += _mirror(manifest, saved, manifest.saved_path(asset), working, asset.path)
-            stale += _stale(working, asset.path) + _stale(saved, manifest.saved_path(asset))
-        return Plan("restore", ordered(operations), tuple(stale))
 
-    return _change(manifest, build, dry_run)
+def _mirror_assets(manifest: Manifest, command: str) -> Plan:
+    """The plan of `save` (working files to snapshot) or `restore` (the other way)."""
+    operations: list[Operation] = []
+    stale: list[str] = []
+    for asset, working, saved in _scan_assets(manifest):
+        saved_path = manifest.saved_path(asset)
+        if command == "save" and not working.exists:
+            raise PlanError(
+                f"{asset.path} is missing from the working tree, so saving would delete its "
+                "saved copy: run `oppdemo.py restore` first, or remove it from "
+                "[tool.oppdemo].assets."
+            )
+        if command == "restore" and not saved.exists:
+            raise PlanError(
+                f"{saved_path} is missing from the snapshot: run `oppdemo.py save` first, "
+                "or check [tool.oppdemo].assets."
+            )
+        if command == "save":
+            operations += _mirror(manifest, working, asset.path, saved, saved_path)
+        else:
+            operations += _mirror(manifest, saved, saved_path, working, asset.path)
+        stale += _stale(working, asset.path) + _stale(saved, saved_path)
+    return Plan(command, ordered(operations), tuple(stale))
 
 
 def destroy(project_dir: Path, dry_run: bool = False, force: bool = False) -> Outcome:
