@@ -2,7 +2,8 @@
 
 Each command gets `backups/<id>/` holding `record.json` (the command and its operations) and
 `files/<n>`, the original of operation n. The folder is assembled under a hidden name and
-renamed into place only when complete, so a backup that is visible is always whole.
+renamed into place only when complete, so a backup that is visible is always whole. An empty
+file `complete` is added once the command has finished.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from .errors import BackupError
 from .plan import Operation
 
 RECORD_NAME = "record.json"
+COMPLETE_NAME = "complete"
 _PARTIAL_PREFIX = ".partial-"
 
 
@@ -81,9 +83,8 @@ class BackupStore:
         return record
 
     def finish(self, record: Record) -> Record:
-        done = replace(record, complete=True)
-        _write_record(self.folder / record.id, done)
-        return done
+        (self.folder / record.id / COMPLETE_NAME).touch()
+        return replace(record, complete=True)
 
     def clear_partial(self) -> None:
         """Remove backups that a crash interrupted before their command changed anything."""
@@ -96,7 +97,8 @@ class BackupStore:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             operations = tuple(Operation(**item) for item in data.pop("operations"))
-            return Record(operations=operations, **data)
+            complete = (path.parent / COMPLETE_NAME).exists()
+            return Record(operations=operations, complete=complete, **data)
         except FileNotFoundError:
             raise BackupError(
                 f"There is no backup {record_id!r}: run `oppdemo.py backups` to list them."
@@ -145,10 +147,15 @@ def _files_under(folder: Path) -> Iterator[os.DirEntry[str]]:
 
 
 def _write_record(folder: Path, record: Record) -> None:
-    data = asdict(record)
-    temporary = folder / f"{RECORD_NAME}.tmp"
-    temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(temporary, folder / RECORD_NAME)
+    data = {
+        "id": record.id,
+        "command": record.command,
+        "created": record.created,
+        "undoes": record.undoes,
+        "operations": [vars(operation) for operation in record.operations],
+    }
+    # The folder is still hidden under its partial name: a plain write is safe here.
+    (folder / RECORD_NAME).write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
 def _new_id(folder: Path) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import shutil
+import stat
 from pathlib import Path
 
 from .ignore import TEMPORARY_SUFFIX
@@ -16,17 +19,53 @@ def place(source: Path, target: Path, kind: Kind) -> None:
     The copy is made beside the target and renamed over it, so a reader or a crash never meets
     half a file, and a symlink at `target` is replaced rather than written through.
     """
-    temporary = target.parent / f".{target.name}.{os.urandom(4).hex()}{TEMPORARY_SUFFIX}"
+    temporary = f"{target.parent}/.{target.name}.{os.urandom(4).hex()}{TEMPORARY_SUFFIX}"
     try:
         if kind == "link":
             os.symlink(os.readlink(source), temporary)
         else:
-            shutil.copyfile(source, temporary, follow_symlinks=False)
-            shutil.copystat(source, temporary, follow_symlinks=False)
+            _copy_file(source, temporary)
         os.replace(temporary, target)
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
         raise
+
+
+def _copy_file(source: Path, destination: str) -> None:
+    """Copy contents, permission bits and modification time, with as few system calls as can be.
+
+    Saves and restores copy thousands of small files, so this skips shutil's layers (and its
+    extended-attribute copy) and lets the kernel move the bytes.
+    """
+    reader = os.open(source, os.O_RDONLY)
+    try:
+        info = os.fstat(reader)
+        writer = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            remaining = info.st_size
+            while remaining > 0:
+                sent = _send(reader, writer, remaining)
+                if sent == 0:
+                    break
+                remaining -= sent
+            os.fchmod(writer, stat.S_IMODE(info.st_mode))
+            os.utime(writer, ns=(info.st_atime_ns, info.st_mtime_ns))
+        finally:
+            os.close(writer)
+    finally:
+        os.close(reader)
+
+
+def _send(reader: int, writer: int, count: int) -> int:
+    try:
+        return os.sendfile(writer, reader, None, min(count, 1 << 30))
+    except OSError as error:
+        # Some filesystems refuse sendfile; fall back to plain reads and writes.
+        if error.errno not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSOCK, errno.EOPNOTSUPP):
+            raise
+        data = os.read(reader, min(count, 1 << 20))
+        return os.write(writer, data) if data else 0
 
 
 def keep(path: Path, copy_path: Path, kind: Kind) -> None:
