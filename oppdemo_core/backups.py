@@ -86,6 +86,10 @@ class BackupStore:
         (self.folder / record.id / COMPLETE_NAME).touch()
         return replace(record, complete=True)
 
+    def discard(self, record: Record) -> None:
+        """Forget a backup whose command was rolled back: what it kept is in place again."""
+        shutil.rmtree(self.folder / record.id)
+
     def clear_partial(self) -> None:
         """Remove backups that a crash interrupted before their command changed anything."""
         if self.folder.is_dir():
@@ -112,7 +116,9 @@ class BackupStore:
         return sorted(
             entry.name
             for entry in os.scandir(self.folder)
-            if entry.is_dir() and (Path(entry.path) / RECORD_NAME).is_file()
+            if entry.is_dir()
+            and not entry.name.startswith(_PARTIAL_PREFIX)
+            and (Path(entry.path) / RECORD_NAME).is_file()
         )
 
     def latest(self) -> Record:

@@ -34,7 +34,7 @@ def execute(store: BackupStore, plan: Plan, undoes: str | None = None) -> Record
                 f"{plan.command} stopped at {failed} ({error.strerror}) and could not put "
                 f"everything back: run `oppdemo.py undo {record.id}`."
             ) from None
-        store.finish(record)
+        store.discard(record)
         raise PlanError(
             f"{plan.command} failed at {_relative(root, failed)} ({error.strerror}); "
             "everything was put back as it was. Fix the cause and run again."

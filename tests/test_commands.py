@@ -306,3 +306,4 @@ def test_a_step_that_fails_half_way_is_rolled_back(saved_project: Path) -> None:
     with pytest.raises(PlanError, match="failed at demo_scripts/vanished.py .*put back as it was"):
         execute(store, plan)
     assert capture(saved_project) == before
+    assert len(store.ids()) == 1, "only the earlier save's backup: the rolled-back one is gone"
