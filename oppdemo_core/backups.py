@@ -101,6 +101,7 @@ class BackupStore:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             operations = tuple(Operation(**item) for item in data.pop("operations"))
+            data.pop("complete", None)  # written into the record by early versions
             complete = (path.parent / COMPLETE_NAME).exists()
             return Record(operations=operations, complete=complete, **data)
         except FileNotFoundError:

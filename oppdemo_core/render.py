@@ -98,12 +98,11 @@ def backup_table(console: Console, summaries: list[BackupSummary]) -> None:
     if not summaries:
         console.print("No backups yet.")
         return
-    headers = ("id", "command", "time", "files", "size", "state")
     rows = [
         (
             item.id,
             item.command + (f" of {item.undoes}" if item.undoes else ""),
-            item.created,
+            item.created.replace("T", " ").removesuffix("+00:00"),
             str(item.files),
             _size(item.size),
             "complete" if item.complete else "interrupted",
@@ -116,9 +115,16 @@ def backup_table(console: Console, summaries: list[BackupSummary]) -> None:
         return
     from rich.table import Table
 
-    table = Table(*headers)
-    for row in rows:
-        table.add_row(*row)
+    # On a terminal: five columns that fit 80 characters; the plain lines above carry it all.
+    table = Table(box=None, header_style="bold")
+    for header in ("id", "command", "time (UTC)", "files", "size"):
+        numeric = header in ("files", "size")
+        table.add_column(
+            header, no_wrap=header != "command", justify="right" if numeric else "left"
+        )
+    for item, row in zip(summaries, rows, strict=True):
+        command = item.command if item.complete else f"[red]{item.command} (interrupted)[/]"
+        table.add_row(row[0], command, row[2], row[3], row[4])
     console.print(table)
 
 
