@@ -9,8 +9,9 @@ from pathlib import Path
 from . import fileops
 from .backups import BackupStore, Record
 from .errors import PlanError
-from .plan import Operation, Plan, join, ordered
-from .scan import Kind
+from .ignore import NO_IGNORES
+from .plan import Operation, Plan, ordered, removal
+from .scan import Kind, scan_tree
 
 
 def execute(store: BackupStore, plan: Plan, undoes: str | None = None) -> Record:
@@ -31,7 +32,8 @@ def execute(store: BackupStore, plan: Plan, undoes: str | None = None) -> Record
             apply_operations(root, reverse_operations(store, record))
         except OSError:
             raise PlanError(
-                f"{plan.command} stopped at {failed} ({error.strerror}) and could not put "
+                f"{plan.command} stopped at {_relative(root, failed)} ({error.strerror}) and "
+                "could not put "
                 f"everything back: run `oppdemo.py undo {record.id}`."
             ) from None
         store.discard(record)
@@ -97,17 +99,8 @@ def reverse_operations(store: BackupStore, record: Record) -> tuple[Operation, .
 
 def _empty_folder(path: Path, relative: str, reverse: dict[tuple[str, str], Operation]) -> None:
     """Add removals for whatever is now inside a folder that is to go (caches, for example)."""
-    for directory, folders, files in os.walk(path):
-        base = Path(directory).relative_to(path).as_posix()
-        prefix = relative if base == "." else join(relative, base)
-        for name in files + [f for f in folders if os.path.islink(os.path.join(directory, f))]:
-            key = join(prefix, name)
-            kind: Kind = "link" if os.path.islink(os.path.join(directory, name)) else "file"
-            reverse.setdefault(("remove", key), Operation("remove", key, kind))
-        for name in folders:
-            key = join(prefix, name)
-            if not os.path.islink(os.path.join(directory, name)):
-                reverse.setdefault(("rmdir", key), Operation("rmdir", key, "dir"))
+    for operation in removal(scan_tree(path, NO_IGNORES), relative):
+        reverse.setdefault((operation.action, operation.path), operation)
 
 
 def _kind_at(path: Path) -> Kind | None:

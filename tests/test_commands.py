@@ -307,3 +307,16 @@ def test_a_step_that_fails_half_way_is_rolled_back(saved_project: Path) -> None:
         execute(store, plan)
     assert capture(saved_project) == before
     assert len(store.ids()) == 1, "only the earlier save's backup: the rolled-back one is gone"
+
+
+def test_undo_removes_a_restored_folder_even_with_caches_made_since(saved_project: Path) -> None:
+    shutil.rmtree(saved_project / "services/storage/backends")
+    before = capture(saved_project)
+    commands.restore(saved_project)
+    cache = saved_project / "services/storage/backends/__pycache__"
+    cache.mkdir()
+    (cache / "s3.cpython-311.pyc").write_bytes(b"compiled")
+    commands.undo(saved_project)
+    assert capture(saved_project) == before
+    commands.undo(saved_project)
+    assert (cache / "s3.cpython-311.pyc").read_bytes() == b"compiled", "undo of undo keeps it"
