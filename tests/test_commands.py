@@ -320,3 +320,24 @@ def test_undo_removes_a_restored_folder_even_with_caches_made_since(saved_projec
     assert capture(saved_project) == before
     commands.undo(saved_project)
     assert (cache / "s3.cpython-311.pyc").read_bytes() == b"compiled", "undo of undo keeps it"
+
+
+def test_an_interrupted_undo_is_finished_by_the_next_undo(saved_project: Path) -> None:
+    from oppdemo_core.backups import BackupStore
+    from oppdemo_core.engine import apply_operations, reverse_operations
+
+    before_restore = capture(saved_project)
+    (saved_project / "services/storage/base.py").write_text("edited")
+    (saved_project / "demo_scripts/new.py").write_text("new")
+    shutil.rmtree(saved_project / "demo_scripts/data")
+    edited = capture(saved_project)
+    restore_record = commands.restore(saved_project).record
+    assert restore_record is not None and capture(saved_project) == before_restore
+    store = BackupStore(saved_project, saved_project / "backups")
+    operations = reverse_operations(store, restore_record)
+    undo_record = store.begin("undo", operations, undoes=restore_record.id)
+    apply_operations(saved_project, operations[: len(operations) // 2])  # then "killed"
+    assert capture(saved_project) not in (edited, before_restore)
+    commands.undo(saved_project)
+    assert capture(saved_project) == edited
+    assert not store.load(undo_record.id).complete
