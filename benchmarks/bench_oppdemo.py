@@ -136,6 +136,8 @@ def bench_diff_many_files(base: Path, repeats: int, files: int) -> list[bool]:
 
     full_save = median_time(lambda: oppdemo(project, "save"), repeats, clear_snapshot)
     cp = median_time(lambda: run("cp", "-a", work, copy), repeats, clear_snapshot)
+    assert oppdemo(project, "save") == 0 and oppdemo(project, "diff") == 0, "the save is whole"
+    assert sum(1 for _ in snap.rglob("*.bin")) == files
     results.append(report("save, full copy of a new tree", full_save, cp, "cp -a  ", 1.5))
     shutil.rmtree(project)
     return results
