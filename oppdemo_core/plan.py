@@ -100,8 +100,8 @@ def mirror(
             action: Action = "rmdir" if mine.kind == "dir" else "remove"
             operations.append(Operation(action, join(target_base, key), mine.kind, mode=mine.mode))
     for key, theirs in source.entries.items():
-        mine = target.entries.get(key)
-        kept = mine is not None and (theirs.kind == "dir") == (mine.kind == "dir")
+        present = target.entries.get(key)
+        kept = present is not None and (theirs.kind == "dir") == (present.kind == "dir")
         path = join(target_base, key)
         if theirs.kind == "dir":
             if not kept:

@@ -115,7 +115,7 @@ class S3Storage(StorageInterface):
 
     def _list(self, prefix: str) -> list[str]:
         start = len(self.settings.prefix)
-        keys = []
+        keys: list[str] = []
         with self._translate("list", f"keys under {prefix!r}" if prefix else "all keys"):
             paginator = self._client.get_paginator("list_objects_v2")
             pages = paginator.paginate(Bucket=self.settings.bucket, Prefix=self._object_key(prefix))
