@@ -11,11 +11,16 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
 from oppdemo_core.errors import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, OppdemoError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from oppdemo_core.commands import Outcome
 
 T = TypeVar("T")
 
@@ -37,7 +42,7 @@ class Format(StrEnum):
     github = "github"
 
 
-def _consoles() -> tuple[object, object]:
+def _consoles() -> tuple[Console, Console]:
     from rich.console import Console
 
     return Console(soft_wrap=True, highlight=False), Console(stderr=True, soft_wrap=True)
@@ -83,11 +88,11 @@ def diff(
     if as_json:
         import json
 
-        console.out(json.dumps(report.to_dict(), indent=2), highlight=False)  # type: ignore[attr-defined]
+        console.out(json.dumps(report.to_dict(), indent=2), highlight=False)
     elif output_format is Format.github:
-        render.drift_github(console, report)  # type: ignore[arg-type]
+        render.drift_github(console, report)
     else:
-        render.drift(console, report, root.resolve(), patch)  # type: ignore[arg-type]
+        render.drift(console, report, root.resolve(), patch)
     raise typer.Exit(EXIT_OK if report.in_sync else EXIT_DRIFT)
 
 
@@ -165,9 +170,9 @@ def backups(
     if as_json:
         import json
 
-        console.out(json.dumps([asdict(s) for s in summaries], indent=2), highlight=False)  # type: ignore[attr-defined]
+        console.out(json.dumps([asdict(s) for s in summaries], indent=2), highlight=False)
     else:
-        render.backup_table(console, summaries)  # type: ignore[arg-type]
+        render.backup_table(console, summaries)
 
 
 @app.command("download-sample-photos")
@@ -229,11 +234,11 @@ def download_sample_photos(
     try:
         storage = get_storage()
         photos = photos_in_folder(source) if source else load_catalog(catalog or DEFAULT_CATALOG)
-        with render.PhotoProgress(console, len(photos)) as progress:  # type: ignore[arg-type]
+        with render.PhotoProgress(console, len(photos)) as progress:
             report = seeding.seed_photos(photos, storage, options, progress.show)
     except (PhotoConfigError, StorageError) as error:
         _fail(str(error))
-    render.photo_report(console, report, progress.streamed)  # type: ignore[arg-type]
+    render.photo_report(console, report, progress.streamed)
     raise typer.Exit(EXIT_DRIFT if report.failed else EXIT_OK)
 
 
@@ -242,15 +247,15 @@ def _fail(message: str, exit_code: int = EXIT_ERROR) -> NoReturn:
     from rich.markup import escape
 
     _, errors = _consoles()
-    errors.print(f"[bold red]Error:[/] {escape(message)}", highlight=False)  # type: ignore[attr-defined]
+    errors.print(f"[bold red]Error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(exit_code)
 
 
-def _show(result: object, dry_run: bool) -> None:
+def _show(result: Outcome, dry_run: bool) -> None:
     from oppdemo_core import render
 
     console, _ = _consoles()
-    render.outcome(console, result, dry_run)  # type: ignore[arg-type]
+    render.outcome(console, result, dry_run)
 
 
 if __name__ == "__main__":
