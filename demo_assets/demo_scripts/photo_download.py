@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import random
 import time
 import urllib.error
@@ -77,12 +78,12 @@ def _fetch_once(url: str, timeout: float, max_bytes: int) -> tuple[bytes, str]:
     return body, detected
 
 
-def _read_limited(response: object, max_bytes: int, timeout: float) -> bytes:
+def _read_limited(response: http.client.HTTPResponse, max_bytes: int, timeout: float) -> bytes:
     chunks: list[bytes] = []
     size = 0
     try:
         while True:
-            chunk = response.read(_CHUNK)  # type: ignore[attr-defined]
+            chunk = response.read(_CHUNK)
             if not chunk:
                 return b"".join(chunks)
             size += len(chunk)
@@ -91,9 +92,7 @@ def _read_limited(response: object, max_bytes: int, timeout: float) -> bytes:
             chunks.append(chunk)
     except TimeoutError:
         raise _TryAgain(f"the body stalled for {timeout:g} s") from None
-    except (ConnectionError, OSError) as error:
-        if isinstance(error, DownloadFailed):
-            raise
+    except OSError as error:
         raise _TryAgain(f"the connection broke ({error})") from None
 
 
