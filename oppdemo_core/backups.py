@@ -61,11 +61,9 @@ class BackupStore:
         self.root = root
         self.folder = folder
 
-    def kept_copy(self, record_id: str, index: int) -> Path:
-        return self.folder / record_id / "files" / str(index)
-
-    def kept_copy_relative(self, record_id: str, index: int) -> str:
-        return self.kept_copy(record_id, index).relative_to(self.root).as_posix()
+    def kept_copy(self, record_id: str, index: int) -> str:
+        """Where operation `index` of a backup kept its original, relative to the project."""
+        return (self.folder / record_id / "files" / str(index)).relative_to(self.root).as_posix()
 
     def begin(self, command: str, operations: tuple[Operation, ...], undoes: str | None) -> Record:
         """Keep a copy of everything the operations replace or remove, then save the record."""

@@ -24,10 +24,6 @@ class Changes:
     modified: tuple[str, ...] = ()
     deleted: tuple[str, ...] = ()
 
-    @property
-    def in_sync(self) -> bool:
-        return not (self.added or self.modified or self.deleted)
-
 
 def same_content(first: str | Path, second: str | Path) -> bool:
     """True when two regular files hold the same bytes, as `filecmp.cmp(shallow=False)` says.

@@ -81,7 +81,7 @@ def reverse_operations(store: BackupStore, record: Record) -> tuple[Operation, .
                     add(Operation("remove", operation.path, present))
                 add(Operation("mkdir", operation.path, "dir", mode=operation.mode))
         else:
-            kept = store.kept_copy_relative(record.id, index)
+            kept = store.kept_copy(record.id, index)
             if present == "dir":
                 _empty_folder(path, operation.path, reverse)
                 add(Operation("rmdir", operation.path, "dir"))

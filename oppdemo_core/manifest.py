@@ -37,9 +37,6 @@ class Manifest:
     assets: tuple[Asset, ...]
     ignore: IgnoreRules
 
-    def working_path(self, asset: Asset) -> str:
-        return asset.path
-
     def saved_path(self, asset: Asset) -> str:
         return f"{self.snapshot}/{asset.saved}"
 

@@ -50,10 +50,6 @@ class Plan:
     operations: tuple[Operation, ...]
     stale: tuple[str, ...] = field(default=())
 
-    @property
-    def empty(self) -> bool:
-        return not self.operations and not self.stale
-
     def count(self, verb: str) -> int:
         return sum(1 for operation in self.operations if operation.verb == verb)
 

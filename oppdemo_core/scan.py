@@ -46,9 +46,6 @@ class Tree:
     def exists(self) -> bool:
         return "" in self.entries
 
-    def path(self, key: str) -> Path:
-        return self.root / key if key else self.root
-
 
 def scan_tree(root: Path, rules: IgnoreRules) -> Tree:
     """Scan `root`, which may be a folder, a file, a symlink or missing."""
