@@ -11,7 +11,17 @@ from .compare import AssetDrift, DriftReport, compare_trees
 from .errors import PlanError
 from .ignore import NO_IGNORES
 from .manifest import Asset, Manifest, load_manifest
-from .plan import Operation, Plan, check_access, join, mirror, missing_folders, ordered, removal
+from .plan import (
+    Operation,
+    Plan,
+    check_access,
+    join,
+    mirror,
+    missing_folders,
+    ordered,
+    refuse_linked_folders,
+    removal,
+)
 from .scan import Tree, scan_tree
 
 # Backups, the engine and the lock are loaded by the commands that change files, so that
@@ -104,6 +114,7 @@ def destroy(project_dir: Path, dry_run: bool = False, force: bool = False) -> Ou
             working = scan_tree(manifest.root / asset.path, NO_IGNORES)
             stale += _stale(working, asset.path)
             if asset.base is None:
+                refuse_linked_folders(manifest.root, asset.path)
                 operations += removal(working, asset.path)
                 continue
             base = scan_tree(manifest.root / asset.base, manifest.ignore)
@@ -124,10 +135,8 @@ def undo(project_dir: Path, backup_id: str | None = None, dry_run: bool = False)
 
     manifest = load_manifest(project_dir)
     store = _store(manifest)
-    target: Record | None = None
 
     def build() -> Plan:
-        nonlocal target
         target = store.load(backup_id) if backup_id else store.latest()
         if backup_id is None and target.command == "undo" and not target.complete and target.undoes:
             # An undo that was interrupted is finished, not reversed.
@@ -137,12 +146,9 @@ def undo(project_dir: Path, backup_id: str | None = None, dry_run: bool = False)
             for asset, working, saved in _scan_assets(manifest)
             for path in _stale(working, asset.path) + _stale(saved, manifest.saved_path(asset))
         ]
-        return Plan("undo", reverse_operations(store, target), tuple(stale))
+        return Plan("undo", reverse_operations(store, target), tuple(stale), target.id)
 
-    def undoes() -> str | None:
-        return target.id if target else None
-
-    return _change(manifest, build, dry_run, undoes)
+    return _change(manifest, build, dry_run)
 
 
 def backups(project_dir: Path) -> list[BackupSummary]:
@@ -150,12 +156,7 @@ def backups(project_dir: Path) -> list[BackupSummary]:
     return _store(load_manifest(project_dir)).summaries()
 
 
-def _change(
-    manifest: Manifest,
-    build: Callable[[], Plan],
-    dry_run: bool,
-    undoes: Callable[[], str | None] = lambda: None,
-) -> Outcome:
+def _change(manifest: Manifest, build: Callable[[], Plan], dry_run: bool) -> Outcome:
     """Plan, check, and (unless a dry run) apply under the project lock."""
     from . import fileops
     from .engine import execute
@@ -173,7 +174,7 @@ def _change(
             for stale in plan.stale:
                 fileops.remove(manifest.root / stale, "file")
             return Outcome(plan)
-        return Outcome(plan, execute(store, plan, undoes()))
+        return Outcome(plan, execute(store, plan))
 
 
 def _mirror(

@@ -14,7 +14,7 @@ from .plan import Operation, Plan, ordered, removal
 from .scan import Kind, scan_tree
 
 
-def execute(store: BackupStore, plan: Plan, undoes: str | None = None) -> Record:
+def execute(store: BackupStore, plan: Plan) -> Record:
     """Apply `plan` under an already held lock; return its backup record.
 
     If the operating system refuses a step (permissions, a full disk, a file that vanished),
@@ -23,7 +23,7 @@ def execute(store: BackupStore, plan: Plan, undoes: str | None = None) -> Record
     root = store.root
     for stale in plan.stale:
         fileops.remove(root / stale, "file")
-    record = store.begin(plan.command, plan.operations, undoes)
+    record = store.begin(plan.command, plan.operations, plan.undoes)
     try:
         apply_operations(root, record.operations)
     except OSError as error:

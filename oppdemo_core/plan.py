@@ -44,11 +44,15 @@ class Operation:
 
 @dataclass(frozen=True)
 class Plan:
-    """What a command will do: operations in a safe order, and stale temporaries to clear."""
+    """What a command will do: operations in a safe order, and stale temporaries to clear.
+
+    `undoes` names the backup that an `undo` plan reverses.
+    """
 
     command: str
     operations: tuple[Operation, ...]
     stale: tuple[str, ...] = field(default=())
+    undoes: str | None = None
 
     def count(self, verb: str) -> int:
         return sum(1 for operation in self.operations if operation.verb == verb)
@@ -117,20 +121,22 @@ def removal(tree: Tree, base: str) -> list[Operation]:
     return operations
 
 
-def missing_folders(root: Path, path: str) -> list[Operation]:
-    """`mkdir` operations for the folders above `path` that do not exist yet.
-
-    An existing folder above `path` that is a symlink is refused: writing through it could
-    change files outside the project.
-    """
-    operations = []
-    for parent in reversed(PurePosixPath(path).parents[:-1]):
-        location = root / parent
-        if location.is_symlink():
+def refuse_linked_folders(root: Path, path: str) -> None:
+    """Refuse a path below a symlinked folder: changing it could change files elsewhere."""
+    for parent in PurePosixPath(path).parents[:-1]:
+        if (root / parent).is_symlink():
             raise PlanError(
                 f"{parent} is a symbolic link: oppdemo will not write through it; "
                 "replace it with a real folder."
             )
+
+
+def missing_folders(root: Path, path: str) -> list[Operation]:
+    """`mkdir` operations for the folders above `path` that do not exist yet."""
+    refuse_linked_folders(root, path)
+    operations = []
+    for parent in reversed(PurePosixPath(path).parents[:-1]):
+        location = root / parent
         if not location.exists():
             operations.append(Operation("mkdir", str(parent), "dir", mode=0o755))
         elif not location.is_dir():

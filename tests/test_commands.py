@@ -140,8 +140,9 @@ def test_a_linked_folder_above_an_asset_is_refused(saved_project: Path, tmp_path
     shutil.move(saved_project / "services", elsewhere)
     os.symlink(elsewhere, saved_project / "services")
     before = capture(elsewhere)
-    with pytest.raises(PlanError, match="services is a symbolic link"):
-        commands.restore(saved_project)
+    for command in (commands.restore, commands.destroy):
+        with pytest.raises(PlanError, match="services is a symbolic link"):
+            command(saved_project)
     assert capture(elsewhere) == before
 
 
