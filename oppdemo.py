@@ -197,31 +197,14 @@ def download_sample_photos(
     import os
 
     from oppdemo_core import render
+    from oppdemo_core.demo_code import import_demo_module
 
     project = Path(ctx.obj).resolve()
     catalog = catalog.resolve() if catalog else None
     source = source.resolve() if source else None
-    # The photo code and the storage package are the demo code of the project being seeded,
-    # which is not always where oppdemo.py lives (-C): import them from the project alone.
+    # As if run from the project: .env and a relative UPLOAD_DIR are found there.
     os.chdir(project)
-    tool_folder = Path(__file__).resolve().parent
-    sys.path[:] = [str(project)] + [p for p in sys.path if Path(p or ".").resolve() != tool_folder]
-    try:
-        from demo_scripts import download_sample_photos as seeding
-        from demo_scripts.photo_catalog import (
-            DEFAULT_CATALOG,
-            PhotoConfigError,
-            load_catalog,
-            photos_in_folder,
-        )
-        from services.storage import StorageError, get_storage
-    except ModuleNotFoundError as error:
-        if (error.name or "").split(".")[0] not in ("demo_scripts", "services"):
-            raise
-        _fail(
-            "The demo scripts are gone (demo_scripts/ or services/storage/ is missing): "
-            "`uv run python oppdemo.py restore` brings them back."
-        )
+    seeding = _run(lambda: import_demo_module(project, "demo_scripts.download_sample_photos"))
     options = seeding.SeedOptions(
         prefix=prefix,
         force=force,
@@ -232,11 +215,10 @@ def download_sample_photos(
     )
     console, _ = _consoles()
     try:
-        storage = get_storage()
-        photos = photos_in_folder(source) if source else load_catalog(catalog or DEFAULT_CATALOG)
+        storage, photos = seeding.prepare(catalog, source)
         with render.PhotoProgress(console, len(photos)) as progress:
             report = seeding.seed_photos(photos, storage, options, progress.show)
-    except (PhotoConfigError, StorageError) as error:
+    except seeding.CONFIGURATION_ERRORS as error:
         _fail(str(error))
     render.photo_report(console, report, progress.streamed)
     raise typer.Exit(EXIT_DRIFT if report.failed else EXIT_OK)

@@ -11,12 +11,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
-from services.storage import StorageInterface
+from services.storage import StorageError, StorageInterface, get_storage
 
-from .photo_catalog import PhotoConfigError, PhotoSource, image_type
+from .photo_catalog import (
+    DEFAULT_CATALOG,
+    PhotoConfigError,
+    PhotoSource,
+    image_type,
+    load_catalog,
+    photos_in_folder,
+)
 from .photo_download import DownloadFailed, fetch_image
+
+# What `prepare` and `seed_photos` raise, before any download, for a bad setup.
+CONFIGURATION_ERRORS = (PhotoConfigError, StorageError)
 
 Status = Literal["downloaded", "copied", "skipped", "failed", "planned"]
 
@@ -52,6 +63,15 @@ class SeedReport:
     @property
     def failed(self) -> list[PhotoResult]:
         return [result for result in self.results if result.status == "failed"]
+
+
+def prepare(
+    catalog: Path | None = None, source: Path | None = None
+) -> tuple[StorageInterface, list[PhotoSource]]:
+    """The storage the environment selects and the photos to seed (a folder's, or a catalog's)."""
+    storage = get_storage()
+    photos = photos_in_folder(source) if source else load_catalog(catalog or DEFAULT_CATALOG)
+    return storage, photos
 
 
 def seed_photos(

@@ -176,6 +176,7 @@ def test_dry_run_writes_nothing(tmp_path: Path, photos: PhotoServer) -> None:
         (("--catalog", "nowhere.json"), {}, "nowhere.json does not exist"),
         (("--catalog", "bad.json"), {}, "is not valid JSON"),
         (("--source", "no-such-folder"), {}, "no-such-folder does not exist"),
+        (("--prefix", "../outside"), {}, "contains '..': keys cannot leave their base"),
     ],
 )
 def test_configuration_errors_exit_2_before_any_download(
