@@ -87,3 +87,6 @@ def test_upload_dir_is_created_on_demand(tmp_path: Path) -> None:
     assert storage.list_files() == []
     storage.save_file(b"x", "x.txt")
     assert (tmp_path / "not" / "yet" / "x.txt").read_bytes() == b"x"
+    storage.ensure_directories("photos/2026", "avatars")
+    assert (tmp_path / "not/yet/photos/2026").is_dir()
+    assert (tmp_path / "not/yet/avatars").is_dir()
