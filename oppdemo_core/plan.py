@@ -146,16 +146,21 @@ def missing_folders(root: Path, path: str) -> list[Operation]:
 
 def check_access(root: Path, plan: Plan) -> None:
     """Refuse a plan that would fail half-way for lack of permission to read or write."""
+    writable: set[Path] = set()
     for operation in plan.operations:
         if operation.action == "write" and operation.source and operation.kind == "file":
-            source = root / operation.source
-            if not os.access(source, os.R_OK):
+            if not os.access(root / operation.source, os.R_OK):
                 raise PlanError(f"Cannot read {operation.source}: fix its permissions and rerun.")
         parent = (root / operation.path).parent
-        while not parent.is_dir() and parent != root:
-            parent = parent.parent
-        if not os.access(parent, os.W_OK | os.X_OK):
+        if parent in writable:
+            continue
+        folder = parent
+        while not folder.is_dir() and folder != root:
+            folder = folder.parent
+        if not os.access(folder, os.W_OK | os.X_OK):
+            where = folder.relative_to(root).as_posix() if folder != root else "the project folder"
             raise PlanError(
                 f"Permission denied: cannot change {operation.path}; fix the permissions of "
-                f"{parent.relative_to(root) if parent != root else 'the project folder'} and rerun."
+                f"{where} and rerun."
             )
+        writable.add(parent)
