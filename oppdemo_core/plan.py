@@ -148,9 +148,9 @@ def check_access(root: Path, plan: Plan) -> None:
     """Refuse a plan that would fail half-way for lack of permission to read or write."""
     writable: set[Path] = set()
     for operation in plan.operations:
-        if operation.action == "write" and operation.source and operation.kind == "file":
-            if not os.access(root / operation.source, os.R_OK):
-                raise PlanError(f"Cannot read {operation.source}: fix its permissions and rerun.")
+        reads_a_file = operation.action == "write" and operation.kind == "file"
+        if reads_a_file and not os.access(root / str(operation.source), os.R_OK):
+            raise PlanError(f"Cannot read {operation.source}: fix its permissions and rerun.")
         parent = (root / operation.path).parent
         if parent in writable:
             continue
