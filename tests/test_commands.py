@@ -263,7 +263,10 @@ def test_restore_clears_temporaries_left_by_a_crash(saved_project: Path) -> None
 
 
 def _immutable(path: Path, on: bool) -> None:
-    subprocess.run(["chattr", "+i" if on else "-i", str(path)], check=True)
+    """Make a folder unwritable even for root (whom permission bits do not stop)."""
+    result = subprocess.run(["chattr", "+i" if on else "-i", str(path)], capture_output=True)
+    if result.returncode != 0:
+        pytest.skip(f"chattr is not supported on this filesystem: {result.stderr!r}")
 
 
 def test_a_refused_write_rolls_everything_back(saved_project: Path) -> None:
