@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
-from .backups import BackupSummary
-from .commands import Outcome
-from .compare import DriftReport
-
 if TYPE_CHECKING:
     from demo_scripts.download_sample_photos import PhotoResult, SeedReport
+
+    from .backups import BackupSummary
+    from .commands import Outcome
+    from .compare import DriftReport
 
 _LETTERS = {"added": ("A", "green"), "modified": ("M", "yellow"), "deleted": ("D", "red")}
 _PAST_TENSE = {"save": "Saved", "restore": "Restored", "destroy": "Destroyed", "undo": "Undone"}
@@ -54,9 +54,10 @@ def drift_github(console: Console, report: DriftReport) -> None:
     for asset in report.assets:
         for state in _LETTERS:
             for path in getattr(asset, state):
+                snapshot = asset.saved.split("/")[0]
                 message = (
                     f"{path} was {state} since the last `oppdemo.py save`; "
-                    "run `uv run python oppdemo.py save` and commit demo_assets/."
+                    f"run `uv run python oppdemo.py save` and commit {snapshot}/."
                 )
                 console.out(
                     f"::error file={_github_property(path)},title=Demo assets drift::"
