@@ -20,11 +20,10 @@ from .photo_catalog import (
     DEFAULT_CATALOG,
     PhotoConfigError,
     PhotoSource,
-    image_type,
     load_catalog,
     photos_in_folder,
 )
-from .photo_download import DownloadFailed, fetch_image
+from .photo_download import DownloadFailed, check_image, fetch_image
 
 # What `prepare` and `seed_photos` raise, before any download, for a bad setup.
 CONFIGURATION_ERRORS = (PhotoConfigError, StorageError)
@@ -99,9 +98,9 @@ def seed_photos(
             return PhotoResult(photo.name, key, "planned", storage.get_file_url(key))
         try:
             content, content_type = _obtain(photo, options)
-        except DownloadFailed as error:
+            url = storage.save_file(content, key, content_type)
+        except (DownloadFailed, StorageError) as error:
             return PhotoResult(photo.name, key, "failed", reason=str(error))
-        url = storage.save_file(content, key, content_type)
         return PhotoResult(photo.name, key, "copied" if photo.file else "downloaded", url)
 
     with ThreadPoolExecutor(options.concurrency) as pool:
@@ -122,12 +121,7 @@ def _obtain(photo: PhotoSource, options: SeedOptions) -> tuple[bytes, str]:
             content = photo.file.read_bytes()
         except OSError as error:
             raise DownloadFailed(f"cannot read {photo.file}: {error.strerror}") from None
-        if len(content) > options.max_bytes:
-            raise DownloadFailed(f"{len(content)} bytes is over the {options.max_bytes}-byte limit")
-        detected = image_type(content)
-        if detected is None:
-            raise DownloadFailed("the file is not a JPEG, PNG or WebP image")
-        return content, detected
+        return content, check_image(content, options.max_bytes, "the file")
     assert photo.url is not None
     return fetch_image(
         photo.url, timeout=options.timeout, max_bytes=options.max_bytes, backoff=options.backoff

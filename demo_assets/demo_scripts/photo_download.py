@@ -72,10 +72,17 @@ def _fetch_once(url: str, timeout: float, max_bytes: int) -> tuple[bytes, str]:
         if length and length.isdigit() and int(length) > max_bytes:
             raise DownloadFailed(f"{int(length)} bytes is over the {max_bytes}-byte limit")
         body = _read_limited(response, max_bytes, timeout)
-    detected = image_type(body)
+    return body, check_image(body, max_bytes, "the body")
+
+
+def check_image(data: bytes, max_bytes: int, what: str) -> str:
+    """The MIME type of an acceptable image; `DownloadFailed` for one too large or not an image."""
+    if len(data) > max_bytes:
+        raise DownloadFailed(f"{what} is over the {max_bytes}-byte limit")
+    detected = image_type(data)
     if detected is None:
-        raise DownloadFailed("the body is not a JPEG, PNG or WebP image")
-    return body, detected
+        raise DownloadFailed(f"{what} is not a JPEG, PNG or WebP image")
+    return detected
 
 
 def _read_limited(response: http.client.HTTPResponse, max_bytes: int, timeout: float) -> bytes:
