@@ -243,3 +243,22 @@ def test_fetch_retries_only_what_may_succeed(photos: PhotoServer) -> None:
     with pytest.raises(DownloadFailed, match="HTTP 404"):
         fetch_image(photos.url("missing.jpg"), **options)
     assert (photos.hits["always-500.jpg"], photos.hits["missing.jpg"]) == (3, 1)
+
+
+def test_a_photo_the_storage_refuses_fails_alone(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    source = tmp_path / "pictures"
+    source.mkdir()
+    (source / "one.jpg").write_bytes(make_image("red", "JPEG"))
+    (source / "two.jpg").write_bytes(make_image("blue", "JPEG"))
+    # A folder where the photo should go: the filesystem refuses to write the file.
+    blocked = project / "static/uploads/sample_photos/one.jpg"
+    blocked.mkdir(parents=True)
+    (blocked / "keep.txt").write_text("not mine")
+    result = run_cli(project, "download-sample-photos", "--source", str(source), "--force")
+    assert result.returncode == 1
+    lines = _lines(result.stdout)
+    assert lines["sample_photos/one.jpg"][0] == "failed"
+    assert lines["sample_photos/two.jpg"][0] == "copied"
+    assert (blocked / "keep.txt").read_text() == "not mine"
+    assert "Traceback" not in result.stderr

@@ -99,7 +99,7 @@ def seed_photos(
         try:
             content, content_type = _obtain(photo, options)
             url = storage.save_file(content, key, content_type)
-        except (DownloadFailed, StorageError) as error:
+        except (DownloadFailed, StorageError, OSError) as error:
             return PhotoResult(photo.name, key, "failed", reason=str(error))
         return PhotoResult(photo.name, key, "copied" if photo.file else "downloaded", url)
 
