@@ -35,6 +35,7 @@ app = typer.Typer(
 )
 
 DryRun = Annotated[bool, typer.Option("--dry-run", "-n", help="Print the plan and change nothing.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
 class Format(StrEnum):
@@ -71,7 +72,7 @@ def main(
 @app.command()
 def diff(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: AsJson = False,
     patch: Annotated[
         bool, typer.Option("--patch", help="Show unified diffs of text files.")
     ] = False,
@@ -86,9 +87,7 @@ def diff(
     report = _run(lambda: commands.diff(root))
     console, _ = _consoles()
     if as_json:
-        import json
-
-        console.out(json.dumps(report.to_dict(), indent=2), highlight=False)
+        _print_json(report.to_dict())
     elif output_format is Format.github:
         render.drift_github(console, report)
     else:
@@ -97,19 +96,19 @@ def diff(
 
 
 @app.command()
-def save(ctx: typer.Context, dry_run: DryRun = False) -> None:
+def save(ctx: typer.Context, dry_run: DryRun = False, as_json: AsJson = False) -> None:
     """Copy the working files into the snapshot (a mirror: deletions are saved too)."""
     from oppdemo_core import commands
 
-    _show(_run(lambda: commands.save(ctx.obj, dry_run=dry_run)), dry_run)
+    _show(_run(lambda: commands.save(ctx.obj, dry_run=dry_run)), dry_run, as_json)
 
 
 @app.command()
-def restore(ctx: typer.Context, dry_run: DryRun = False) -> None:
+def restore(ctx: typer.Context, dry_run: DryRun = False, as_json: AsJson = False) -> None:
     """Copy the snapshot back over the working files (a mirror)."""
     from oppdemo_core import commands
 
-    _show(_run(lambda: commands.restore(ctx.obj, dry_run=dry_run)), dry_run)
+    _show(_run(lambda: commands.restore(ctx.obj, dry_run=dry_run)), dry_run, as_json)
 
 
 @app.command()
@@ -120,13 +119,14 @@ def destroy(
         bool, typer.Option("--force", help="Destroy even with unsaved changes.")
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Remove the demo assets from the working tree, leaving a minimal project."""
     from oppdemo_core import commands
 
     preview = _run(lambda: commands.destroy(ctx.obj, dry_run=True, force=force))
     if dry_run or not preview.plan.operations:
-        _show(preview, dry_run=True)
+        _show(preview, True, as_json)
         return
     if not yes:
         if not sys.stdin.isatty():
@@ -138,7 +138,7 @@ def destroy(
         typer.confirm(
             f"Remove {files} demo file(s) from the working tree? (a backup is kept)", abort=True
         )
-    _show(_run(lambda: commands.destroy(ctx.obj, force=force)), dry_run=False)
+    _show(_run(lambda: commands.destroy(ctx.obj, force=force)), False, as_json)
 
 
 @app.command()
@@ -148,17 +148,18 @@ def undo(
         str | None, typer.Argument(help="The backup to reverse (default: the latest).")
     ] = None,
     dry_run: DryRun = False,
+    as_json: AsJson = False,
 ) -> None:
     """Put the files back as they were before a save, restore, destroy or undo."""
     from oppdemo_core import commands
 
-    _show(_run(lambda: commands.undo(ctx.obj, backup_id, dry_run=dry_run)), dry_run)
+    _show(_run(lambda: commands.undo(ctx.obj, backup_id, dry_run=dry_run)), dry_run, as_json)
 
 
 @app.command()
 def backups(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """List the backups: id, command, time, files, size."""
     from dataclasses import asdict
@@ -166,13 +167,10 @@ def backups(
     from oppdemo_core import commands, render
 
     summaries = _run(lambda: commands.backups(ctx.obj))
-    console, _ = _consoles()
     if as_json:
-        import json
-
-        console.out(json.dumps([asdict(s) for s in summaries], indent=2), highlight=False)
+        _print_json([asdict(summary) for summary in summaries])
     else:
-        render.backup_table(console, summaries)
+        render.backup_table(_consoles()[0], summaries)
 
 
 @app.command("download-sample-photos")
@@ -233,11 +231,19 @@ def _fail(message: str, exit_code: int = EXIT_ERROR) -> NoReturn:
     raise typer.Exit(exit_code)
 
 
-def _show(result: Outcome, dry_run: bool) -> None:
+def _show(result: Outcome, dry_run: bool, as_json: bool = False) -> None:
     from oppdemo_core import render
 
-    console, _ = _consoles()
-    render.outcome(console, result, dry_run)
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        render.outcome(_consoles()[0], result, dry_run)
+
+
+def _print_json(data: object) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,17 @@ class Outcome:
     plan: Plan
     record: Record | None = None
 
+    def to_dict(self) -> dict[str, object]:
+        """The `--json` form: the command, its backup (None on a dry run) and each operation."""
+        return {
+            "command": self.plan.command,
+            "backup": self.record.id if self.record else None,
+            "operations": [
+                {"action": operation.verb, "path": operation.path}
+                for operation in self.plan.operations
+            ],
+        }
+
 
 def diff(project_dir: Path) -> DriftReport:
     """Compare each asset's working files with its saved copy."""

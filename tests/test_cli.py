@@ -223,3 +223,19 @@ def test_an_unreadable_file_is_a_clear_error_and_changes_nothing(unreadable: str
                 _no_traceback(result)
             assert capture(project, exclude=()) == before
         target.chmod(0o644)
+
+
+def test_changing_commands_speak_json(project: Path) -> None:
+    (project / "demo_scripts/seed.py").write_text("changed")
+    planned = json.loads(run_cli(project, "save", "--dry-run", "--json").stdout)
+    assert planned == {
+        "command": "save",
+        "backup": None,
+        "operations": [{"action": "overwrite", "path": "demo_assets/scripts/seed.py"}],
+    }
+    saved = json.loads(run_cli(project, "save", "--json").stdout)
+    assert saved["backup"] in [
+        row["id"] for row in json.loads(run_cli(project, "backups", "--json").stdout)
+    ]
+    undone = json.loads(run_cli(project, "undo", "--json").stdout)
+    assert undone["operations"] == [{"action": "overwrite", "path": "demo_assets/scripts/seed.py"}]
