@@ -239,3 +239,24 @@ def test_changing_commands_speak_json(project: Path) -> None:
     ]
     undone = json.loads(run_cli(project, "undo", "--json").stdout)
     assert undone["operations"] == [{"action": "overwrite", "path": "demo_assets/scripts/seed.py"}]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [("diff",), ("save",), ("restore",), ("backups",), ("destroy", "--yes", "--force"), ("undo",)],
+)
+def test_asset_commands_never_import_boto3(project: Path, arguments: tuple[str, ...]) -> None:
+    import subprocess
+    import sys
+
+    from .projects import PROJECT_ROOT
+
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project),
+         *arguments],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stderr
+    imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()]
+    assert "oppdemo_core.commands" in imported, "the import log was read"
+    assert not [name for name in imported if name.split(".")[0] in ("boto3", "botocore")]
