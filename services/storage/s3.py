@@ -47,6 +47,9 @@ class S3Storage(StorageInterface):
             # Most S3-compatible servers (MinIO, moto, LeapCell) answer path-style requests only.
             style = "path"
         self._addressing_style = style
+        # Since botocore 1.36 every upload carries a CRC checksum by default, which several
+        # S3-compatible services reject; ask for checksums only where the API requires them.
+        checksums = "when_required" if settings.endpoint_url else "when_supported"
         session = boto3.session.Session(
             aws_access_key_id=settings.access_key,
             aws_secret_access_key=settings.secret_key,
@@ -61,6 +64,8 @@ class S3Storage(StorageInterface):
                 retries={"max_attempts": settings.max_attempts, "mode": settings.retry_mode},
                 s3={"addressing_style": style},
                 signature_version="s3v4",
+                request_checksum_calculation=checksums,
+                response_checksum_validation=checksums,
             ),
         )
         self._transfer_config = TransferConfig(
