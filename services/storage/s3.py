@@ -83,11 +83,18 @@ class S3Storage(StorageInterface):
 
     def _save(self, key: str, content: bytes, content_type: str) -> None:
         logger.debug("uploading %s (%d bytes, %s)", key, len(content), content_type)
+        bucket, object_key = self.settings.bucket, self._object_key(key)
         with self._translate("upload", repr(key)):
+            if len(content) < self.settings.multipart_threshold:
+                # One PUT: the transfer manager's thread pool is only worth it for large files.
+                self._client.put_object(
+                    Bucket=bucket, Key=object_key, Body=content, ContentType=content_type
+                )
+                return
             self._client.upload_fileobj(
                 io.BytesIO(content),
-                self.settings.bucket,
-                self._object_key(key),
+                bucket,
+                object_key,
                 ExtraArgs={"ContentType": content_type},
                 Config=self._transfer_config,
             )
