@@ -44,6 +44,16 @@ def _caches(folder: str, names: list[str]) -> list[str]:
     return [name for name in names if name == "__pycache__"]
 
 
+def _pictures(tmp_path: Path, *names: str) -> Path:
+    """A folder of generated photos (JPEG or PNG by extension), for --source."""
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for index, name in enumerate(names):
+        image_format = "PNG" if name.endswith(".png") else "JPEG"
+        (folder / name).write_bytes(make_image(("red", "blue", "green")[index % 3], image_format))
+    return folder
+
+
 def _catalog(tmp_path: Path, server: PhotoServer, paths: dict[str, str]) -> Path:
     catalog = tmp_path / "catalog.json"
     photos = [{"name": n, "url": server.url(p), "description": n} for n, p in paths.items()]
@@ -145,10 +155,7 @@ def test_seed_into_s3_and_fetch_the_printed_urls(
 
 def test_source_folder_works_without_any_server(tmp_path: Path) -> None:
     project = _project(tmp_path)
-    source = tmp_path / "pictures"
-    source.mkdir()
-    (source / "one.jpg").write_bytes(make_image("red", "JPEG"))
-    (source / "two.png").write_bytes(make_image("blue", "PNG"))
+    source = _pictures(tmp_path, "one.jpg", "two.png")
     (source / "notes.txt").write_text("not a photo")
     result = run_cli(project, "download-sample-photos", "--source", str(source))
     assert result.returncode == 0, result.stderr
@@ -200,9 +207,7 @@ def test_configuration_errors_exit_2_before_any_download(
 
 def test_s3_server_down_is_a_clear_error(tmp_path: Path, s3_env: dict[str, str]) -> None:
     project = _project(tmp_path)
-    source = tmp_path / "pictures"
-    source.mkdir()
-    (source / "one.jpg").write_bytes(make_image("red", "JPEG"))
+    source = _pictures(tmp_path, "one.jpg")
     env = {**s3_env, "S3_ENDPOINT_URL": "http://127.0.0.1:9"}
     result = run_cli(project, "download-sample-photos", "--source", str(source), env=env)
     assert result.returncode == 2
@@ -247,10 +252,7 @@ def test_fetch_retries_only_what_may_succeed(photos: PhotoServer) -> None:
 
 def test_a_photo_the_storage_refuses_fails_alone(tmp_path: Path) -> None:
     project = _project(tmp_path)
-    source = tmp_path / "pictures"
-    source.mkdir()
-    (source / "one.jpg").write_bytes(make_image("red", "JPEG"))
-    (source / "two.jpg").write_bytes(make_image("blue", "JPEG"))
+    source = _pictures(tmp_path, "one.jpg", "two.jpg")
     # A folder where the photo should go: the filesystem refuses to write the file.
     blocked = project / "static/uploads/sample_photos/one.jpg"
     blocked.mkdir(parents=True)
