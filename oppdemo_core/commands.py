@@ -51,7 +51,10 @@ class Outcome:
 
 def diff(project_dir: Path) -> DriftReport:
     """Compare each asset's working files with its saved copy."""
-    manifest = load_manifest(project_dir)
+    return _drift(load_manifest(project_dir))
+
+
+def _drift(manifest: Manifest) -> DriftReport:
     _require_snapshot(manifest)
     drifts = []
     for asset, working, saved in _scan_assets(manifest):
@@ -115,7 +118,7 @@ def destroy(project_dir: Path, dry_run: bool = False, force: bool = False) -> Ou
     """Remove the demo assets from the working tree (putting an asset's `base` in its place)."""
     manifest = load_manifest(project_dir)
     if not force:
-        _refuse_unsaved_work(project_dir, manifest)
+        _refuse_unsaved_work(manifest)
 
     def build() -> Plan:
         operations: list[Operation] = []
@@ -197,13 +200,13 @@ def _mirror(
     )
 
 
-def _refuse_unsaved_work(project_dir: Path, manifest: Manifest) -> None:
+def _refuse_unsaved_work(manifest: Manifest) -> None:
     if not (manifest.root / manifest.snapshot).is_dir():
         raise PlanError(
             f"There is no snapshot ({manifest.snapshot}/), so destroy would lose the demo files: "
             "run `oppdemo.py save` first, or pass --force."
         )
-    report = diff(project_dir)
+    report = _drift(manifest)
     if not report.in_sync:
         unsaved = [path for a in report.assets for path in a.added + a.modified + a.deleted]
         raise PlanError(

@@ -120,7 +120,8 @@ def test_urls_serve_the_file_over_http(served: ServedStorage) -> None:
     for key in TRICKY_KEYS:
         content = f"content of {key}".encode()
         url = served.storage.save_file(content, key, "text/plain")
-        assert "?" not in url.split("/")[-1] or "X-Amz-Signature" in url
+        if key.endswith("question?.jpg"):
+            assert "question%3F.jpg" in url, "a '?' in a key is encoded, not a query"
         with urllib.request.urlopen(served.absolute(url), timeout=10) as response:
             assert response.status == 200
             assert response.read() == content
