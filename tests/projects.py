@@ -72,11 +72,20 @@ def capture(root: Path, exclude: tuple[str, ...] = ("backups",)) -> dict[str, tu
 
 
 def run_cli(
-    project: Path, *arguments: str, timeout: float = 60, env: dict[str, str] | None = None
+    project: Path,
+    *arguments: str,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+    wrapper: tuple[str, ...] = (),
+    python_flags: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python oppdemo.py -C project ...` in a real subprocess, without a terminal."""
+    """Run `python oppdemo.py -C project ...` in a real subprocess, without a terminal.
+
+    `wrapper` goes before the interpreter (setpriv, say), `python_flags` right after it.
+    """
+    oppdemo = str(PROJECT_ROOT / "oppdemo.py")
     return subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), *arguments],
+        [*wrapper, sys.executable, *python_flags, oppdemo, "-C", str(project), *arguments],
         capture_output=True,
         text=True,
         timeout=timeout,

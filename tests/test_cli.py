@@ -191,11 +191,7 @@ def _as_unprivileged_user(project: Path) -> tuple[str, ...]:
 
 @pytest.mark.parametrize("unreadable", ["demo_scripts/seed.py", "demo_scripts/brand_new.py"])
 def test_an_unreadable_file_is_a_clear_error_and_changes_nothing(unreadable: str) -> None:
-    import subprocess
-    import sys
     import tempfile
-
-    from .projects import PROJECT_ROOT
 
     # Outside pytest's private temporary folder, so that an unprivileged user can reach it.
     with tempfile.TemporaryDirectory() as folder:
@@ -208,11 +204,7 @@ def test_an_unreadable_file_is_a_clear_error_and_changes_nothing(unreadable: str
         target.chmod(0o000)
         before = capture(project, exclude=())
         for command in ("save", "diff"):
-            result = subprocess.run(
-                [*prefix, sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project),
-                 command],
-                capture_output=True, text=True, stdin=subprocess.DEVNULL,
-            )  # fmt: skip
+            result = run_cli(project, command, wrapper=prefix)
             if command == "diff" and unreadable.endswith("brand_new.py"):
                 # A new file is listed as added without being read.
                 assert result.returncode == 1, result.stderr
@@ -246,16 +238,8 @@ def test_changing_commands_speak_json(project: Path) -> None:
     [("diff",), ("save",), ("restore",), ("backups",), ("destroy", "--yes", "--force"), ("undo",)],
 )
 def test_asset_commands_never_import_boto3(project: Path, arguments: tuple[str, ...]) -> None:
-    import subprocess
-    import sys
 
-    from .projects import PROJECT_ROOT
-
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project),
-         *arguments],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    result = run_cli(project, *arguments, python_flags=("-X", "importtime"))
     assert result.returncode in (0, 1), result.stderr
     imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()]
     assert "oppdemo_core.commands" in imported, "the import log was read"
