@@ -124,11 +124,12 @@ def destroy(
     """Remove the demo assets from the working tree, leaving a minimal project."""
     from oppdemo_core import commands
 
-    preview = _run(lambda: commands.destroy(ctx.obj, dry_run=True, force=force))
-    if dry_run or not preview.plan.operations:
-        _show(preview, True, as_json)
-        return
-    if not yes:
+    if dry_run or not yes:
+        # The plan is needed to show it, or to say what the confirmation is for.
+        preview = _run(lambda: commands.destroy(ctx.obj, dry_run=True, force=force))
+        if dry_run or not preview.plan.operations:
+            _show(preview, True, as_json)
+            return
         if not sys.stdin.isatty():
             _fail(
                 "destroy removes files and needs confirmation: "

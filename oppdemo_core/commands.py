@@ -206,9 +206,10 @@ def _refuse_unsaved_work(manifest: Manifest) -> None:
             f"There is no snapshot ({manifest.snapshot}/), so destroy would lose the demo files: "
             "run `oppdemo.py save` first, or pass --force."
         )
+    # Only work that exists in the working tree can be lost; files already gone from it are not.
     report = _drift(manifest)
-    if not report.in_sync:
-        unsaved = [path for a in report.assets for path in a.added + a.modified + a.deleted]
+    unsaved = [path for asset in report.assets for path in asset.added + asset.modified]
+    if unsaved:
         raise PlanError(
             f"{len(unsaved)} demo file(s) differ from the snapshot (first: {unsaved[0]}): "
             "run `oppdemo.py save` first, or pass --force to destroy anyway."

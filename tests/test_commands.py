@@ -168,6 +168,7 @@ def test_destroy_refuses_unsaved_changes_unless_forced(saved_project: Path) -> N
     assert capture(saved_project) == before
     commands.destroy(saved_project, force=True)
     assert not (saved_project / "demo_scripts").exists()
+    assert commands.destroy(saved_project).record is None, "destroying again needs no --force"
 
 
 def test_destroy_puts_the_base_in_place(tmp_path: Path) -> None:
