@@ -20,6 +20,7 @@ from oppdemo_core.errors import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, OppdemoError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from oppdemo_core.backups import PrunePlan
     from oppdemo_core.commands import Outcome
 
 T = TypeVar("T")
@@ -158,20 +159,78 @@ def undo(
 
 
 @app.command()
-def backups(
+def init(
     ctx: typer.Context,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing [tool.oppdemo] table.")
+    ] = False,
+    dry_run: DryRun = False,
     as_json: AsJson = False,
 ) -> None:
-    """List the backups: id, command, time, files, size."""
+    """Write [tool.oppdemo] into pyproject.toml for the assets found in demo_assets/."""
+    from oppdemo_core import commands, render
+
+    result = _run(lambda: commands.init(ctx.obj, force=force, dry_run=dry_run))
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        render.discovery(_consoles()[0], result, dry_run)
+
+
+@app.command()
+def backups(
+    ctx: typer.Context,
+    prune: Annotated[bool, typer.Option("--prune", help="Remove old backups.")] = False,
+    keep: Annotated[
+        int | None, typer.Option("--keep", min=0, help="With --prune: keep the N newest.")
+    ] = None,
+    older_than: Annotated[
+        float | None,
+        typer.Option("--older-than", min=0, help="With --prune: only those older than DAYS."),
+    ] = None,
+    dry_run: DryRun = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """List the backups (id, command, time, files, size), or remove old ones with --prune."""
     from dataclasses import asdict
 
     from oppdemo_core import commands, render
 
-    summaries = _run(lambda: commands.backups(ctx.obj))
+    if not prune:
+        if keep is not None or older_than is not None:
+            _fail("--keep and --older-than choose what --prune removes: add --prune.")
+        summaries = _run(lambda: commands.backups(ctx.obj))
+        if as_json:
+            _print_json([asdict(summary) for summary in summaries])
+        else:
+            render.backup_table(_consoles()[0], summaries)
+        return
+
+    def run(preview: bool) -> PrunePlan:
+        return _run(lambda: commands.prune_backups(ctx.obj, keep, older_than, dry_run=preview))
+
+    plan = run(True)
+    if not dry_run and plan.remove:
+        if not yes:
+            if not sys.stdin.isatty():
+                _fail(
+                    "pruning removes backups and needs confirmation: "
+                    "pass --yes when not running in a terminal."
+                )
+            typer.confirm(f"Remove {len(plan.remove)} backup(s)?", abort=True)
+        plan = run(False)
     if as_json:
-        _print_json([asdict(summary) for summary in summaries])
+        _print_json(
+            {
+                "dry_run": dry_run,
+                "removed": [item.id for item in plan.remove],
+                "kept": [{"id": item.id, "reason": reason} for item, reason in plan.protected],
+                "bytes": plan.size,
+            }
+        )
     else:
-        render.backup_table(_consoles()[0], summaries)
+        render.prune_report(_consoles()[0], plan, dry_run)
 
 
 @app.command("download-sample-photos")

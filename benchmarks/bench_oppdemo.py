@@ -84,14 +84,14 @@ def project_with(
     (project / "pyproject.toml").write_text(PYPROJECT)
     paths = make_tree(project / "demo_scripts", files, size, per_folder)
     subprocess.run(
-        ["cp", "-a", project / "demo_scripts", project / "demo_assets/demo_scripts"], check=True
+        ["cp", "-a", project / "demo_scripts", project / "demo_assets/scripts"], check=True
     )
     return project, paths
 
 
 def time_diffs(project: Path, repeats: int) -> tuple[float, float]:
     """Median times of `oppdemo diff` and `diff -rq` on the project's two trees, after a warm-up."""
-    work, snap = project / "demo_scripts", project / "demo_assets/demo_scripts"
+    work, snap = project / "demo_scripts", project / "demo_assets/scripts"
     oppdemo(project, "diff")
     run("diff", "-rq", work, snap)
     ours = median_time(lambda: oppdemo(project, "diff"), repeats)
@@ -110,7 +110,7 @@ def report(name: str, ours: float, theirs: float, tool: str, target: float) -> b
 def bench_diff_many_files(base: Path, repeats: int, files: int) -> list[bool]:
     project, paths = project_with(base, files, 100 * 1024 * 1024 // 10_000)
     modify_same_size(paths, 0.01)
-    work, snap = project / "demo_scripts", project / "demo_assets/demo_scripts"
+    work, snap = project / "demo_scripts", project / "demo_assets/scripts"
     ours, theirs = time_diffs(project, repeats)
     results = [
         report(

@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from . import fileops
-from .errors import BackupError
+from .errors import BackupError, DamagedBackupError
 from .plan import Operation
 
 RECORD_NAME = "record.json"
 COMPLETE_NAME = "complete"
 _PARTIAL_PREFIX = ".partial-"
+# oppdemo's backup folders are named by their time; anything else in the folder (FastOpp's own
+# `backups/destroy/`, say) belongs to someone else and is left alone.
+_ID_PATTERN = re.compile(r"(\d{8}-\d{6}-\d{6})(-\d+)?")
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,19 @@ class BackupSummary:
     size: int
     complete: bool
     undoes: str | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class PrunePlan:
+    """Which backups `backups --prune` removes, and which it keeps although they match."""
+
+    remove: tuple[BackupSummary, ...]
+    protected: tuple[tuple[BackupSummary, str], ...] = field(default=())
+
+    @property
+    def size(self) -> int:
+        return sum(item.size for item in self.remove)
 
 
 class BackupStore:
@@ -95,29 +112,33 @@ class BackupStore:
                 shutil.rmtree(leftover, ignore_errors=True)
 
     def load(self, record_id: str) -> Record:
-        path = self.folder / record_id / RECORD_NAME
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            operations = tuple(Operation(**item) for item in data.pop("operations"))
-            data.pop("complete", None)  # written into the record by early versions
-            complete = (path.parent / COMPLETE_NAME).exists()
-            return Record(operations=operations, complete=complete, **data)
-        except FileNotFoundError:
+        folder = self.folder / record_id
+        if not _ID_PATTERN.fullmatch(record_id) or not folder.is_dir():
             raise BackupError(
                 f"There is no backup {record_id!r}: run `oppdemo.py backups` to list them."
-            ) from None
-        except (ValueError, TypeError, KeyError) as error:
-            raise BackupError(f"Backup {record_id!r} has an unreadable record ({error}).") from None
+            )
+        try:
+            data = json.loads((folder / RECORD_NAME).read_bytes().decode("utf-8"))
+            operations = tuple(Operation(**item) for item in data.pop("operations"))
+            data.pop("complete", None)  # written into the record by early versions
+            complete = (folder / COMPLETE_NAME).exists()
+            return Record(operations=operations, complete=complete, **data)
+        except FileNotFoundError:
+            problem = f"its {RECORD_NAME} is missing"
+        except OSError as error:
+            problem = f"its {RECORD_NAME} cannot be read ({error.strerror})"
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            problem = f"its {RECORD_NAME} is not a valid record ({error})"
+        raise DamagedBackupError(record_id, problem)
 
     def ids(self) -> list[str]:
+        """oppdemo's backups, oldest first; other folders in the backups folder are not ours."""
         if not self.folder.is_dir():
             return []
         return sorted(
             entry.name
             for entry in os.scandir(self.folder)
-            if entry.is_dir()
-            and not entry.name.startswith(_PARTIAL_PREFIX)
-            and (Path(entry.path) / RECORD_NAME).is_file()
+            if entry.is_dir(follow_symlinks=False) and _ID_PATTERN.fullmatch(entry.name)
         )
 
     def latest(self) -> Record:
@@ -127,21 +148,73 @@ class BackupStore:
         return self.load(ids[-1])
 
     def summaries(self) -> list[BackupSummary]:
-        return [self._summary(self.load(record_id)) for record_id in self.ids()]
+        """Every backup, oldest first; a damaged one is listed with what is wrong with it."""
+        summaries = []
+        for record_id in self.ids():
+            size = self._size(record_id)
+            try:
+                record = self.load(record_id)
+            except DamagedBackupError as error:
+                created = _time_of(record_id).isoformat(timespec="seconds")
+                summaries.append(
+                    BackupSummary(record_id, "?", created, 0, size, False, None, error.problem)
+                )
+                continue
+            summaries.append(
+                BackupSummary(
+                    record.id,
+                    record.command,
+                    record.created,
+                    record.files,
+                    size,
+                    record.complete,
+                    record.undoes,
+                )
+            )
+        return summaries
 
-    def _summary(self, record: Record) -> BackupSummary:
-        size = sum(
-            entry.stat().st_size for entry in _files_under(self.folder / record.id / "files")
-        )
-        return BackupSummary(
-            record.id,
-            record.command,
-            record.created,
-            record.files,
-            size,
-            record.complete,
-            record.undoes,
-        )
+    def _size(self, record_id: str) -> int:
+        try:
+            return sum(
+                entry.stat(follow_symlinks=False).st_size
+                for entry in _files_under(self.folder / record_id / "files")
+            )
+        except OSError:
+            return 0  # a damaged backup: its size is unknown
+
+    def prune_plan(
+        self, keep: int | None, older_than: timedelta | None, now: datetime | None = None
+    ) -> PrunePlan:
+        """Backups beyond the `keep` newest and older than `older_than` (both when both given).
+
+        Never chosen: a damaged backup (what it holds is unknown), one whose command was
+        interrupted, and the backup that an interrupted undo is reversing: `undo` needs them.
+        """
+        now = now or datetime.now(UTC)
+        summaries = self.summaries()
+        needed = {item.undoes for item in summaries if item.command == "undo" and not item.complete}
+        newest_first = list(reversed(summaries))
+        candidates = newest_first[keep:] if keep is not None else newest_first
+        remove: list[BackupSummary] = []
+        protected: list[tuple[BackupSummary, str]] = []
+        for item in candidates:
+            if older_than is not None and _time_of(item.id) > now - older_than:
+                continue
+            if item.problem is not None:
+                protected.append((item, "damaged: look inside, and remove it by hand if unneeded"))
+            elif not item.complete:
+                protected.append((item, "its command was interrupted: `undo` may still need it"))
+            elif item.id in needed:
+                protected.append((item, "an interrupted undo needs it: run `oppdemo.py undo`"))
+            else:
+                remove.append(item)
+        return PrunePlan(tuple(reversed(remove)), tuple(reversed(protected)))
+
+    def remove(self, record_id: str) -> None:
+        """Delete one backup; it is hidden first, so a crash never leaves half of one listed."""
+        hidden = self.folder / f"{_PARTIAL_PREFIX}{record_id}"
+        os.rename(self.folder / record_id, hidden)
+        shutil.rmtree(hidden, ignore_errors=True)
 
 
 def _files_under(folder: Path) -> Iterator[os.DirEntry[str]]:
@@ -169,6 +242,13 @@ def _new_id(folder: Path) -> str:
     while (folder / candidate).exists():
         candidate, suffix = f"{stamp}-{suffix}", suffix + 1
     return candidate
+
+
+def _time_of(record_id: str) -> datetime:
+    """When a backup was made, read from its id (which is its creation time in UTC)."""
+    match = _ID_PATTERN.fullmatch(record_id)
+    assert match is not None
+    return datetime.strptime(match.group(1), "%Y%m%d-%H%M%S-%f").replace(tzinfo=UTC)
 
 
 def _now() -> str:

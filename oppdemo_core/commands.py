@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .compare import AssetDrift, DriftReport, compare_trees
 from .errors import PlanError
 from .ignore import NO_IGNORES
-from .manifest import Asset, Manifest, load_manifest
+from .manifest import Asset, Manifest, load_manifest, parse_manifest
 from .plan import (
     Operation,
     Plan,
@@ -27,7 +27,8 @@ from .scan import Tree, scan_tree
 # Backups, the engine and the lock are loaded by the commands that change files, so that
 # `diff`, which CI runs on every push, starts without them.
 if TYPE_CHECKING:
-    from .backups import BackupStore, BackupSummary, Record
+    from .backups import BackupStore, BackupSummary, PrunePlan, Record
+    from .manifest_writer import Discovery
 
 
 @dataclass(frozen=True)
@@ -165,9 +166,82 @@ def undo(project_dir: Path, backup_id: str | None = None, dry_run: bool = False)
     return _change(manifest, build, dry_run)
 
 
+@dataclass(frozen=True)
+class InitOutcome:
+    """What `init` found and the change it made to pyproject.toml (a plan only on a dry run)."""
+
+    discovery: Discovery
+    outcome: Outcome
+
+    def to_dict(self) -> dict[str, object]:
+        return self.discovery.to_dict() | self.outcome.to_dict()
+
+
+def init(project_dir: Path, force: bool = False, dry_run: bool = False) -> InitOutcome:
+    """Write `[tool.oppdemo]` into pyproject.toml for the assets found in the snapshot."""
+    import os
+    import stat
+    import tomllib
+
+    from .engine import execute
+    from .lock import project_lock
+    from .manifest import PYPROJECT, read_pyproject
+    from .manifest_writer import DEFAULT_SNAPSHOT, discover, updated_pyproject
+
+    root = project_dir.resolve()
+    text, current = read_pyproject(root)
+    existing = current.get("tool", {}).get("oppdemo", {})
+    snapshot = existing.get("snapshot") if isinstance(existing, dict) else None
+    discovery = discover(root, snapshot if isinstance(snapshot, str) else DEFAULT_SNAPSHOT)
+    updated = updated_pyproject(text, discovery.table, force)
+    if dry_run:
+        write = Operation("write", PYPROJECT, source=PYPROJECT, existed=True)
+        return InitOutcome(discovery, Outcome(Plan("init", (write,))))
+    manifest = parse_manifest(root, tomllib.loads(updated)["tool"]["oppdemo"])
+    store = _store(manifest)
+    with project_lock(store.folder):
+        # The new file is staged in the backups folder, so the engine can back up the old one
+        # and rename the new one into place like any other write (and `undo` reverses it).
+        staged = store.folder / f".staged-{os.urandom(4).hex()}.toml"
+        try:
+            staged.write_text(updated, encoding="utf-8")
+            staged.chmod(stat.S_IMODE((root / PYPROJECT).stat().st_mode))
+            source = staged.relative_to(root).as_posix()
+            plan = Plan("init", (Operation("write", PYPROJECT, source=source, existed=True),))
+            check_access(root, plan)
+            record = execute(store, plan)
+        finally:
+            staged.unlink(missing_ok=True)
+    return InitOutcome(discovery, Outcome(plan, record))
+
+
 def backups(project_dir: Path) -> list[BackupSummary]:
     """List the backups, oldest first."""
     return _store(load_manifest(project_dir)).summaries()
+
+
+def prune_backups(
+    project_dir: Path,
+    keep: int | None = None,
+    older_than_days: float | None = None,
+    dry_run: bool = False,
+) -> PrunePlan:
+    """Remove old backups: those beyond the `keep` newest and older than `older_than_days`."""
+    from datetime import timedelta
+
+    from .lock import project_lock
+
+    if keep is None and older_than_days is None:
+        raise PlanError("Say which backups to prune: pass --keep N, --older-than DAYS, or both.")
+    store = _store(load_manifest(project_dir))
+    older_than = timedelta(days=older_than_days) if older_than_days is not None else None
+    if dry_run:
+        return store.prune_plan(keep, older_than)
+    with project_lock(store.folder):
+        plan = store.prune_plan(keep, older_than)
+        for item in plan.remove:
+            store.remove(item.id)
+    return plan
 
 
 def _change(manifest: Manifest, build: Callable[[], Plan], dry_run: bool) -> Outcome:

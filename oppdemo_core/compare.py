@@ -130,11 +130,12 @@ def _send_result(descriptor: int, compare: Callable[[], list[str]]) -> NoReturn:
 
 
 def _compare_keys(first: Tree, second: Tree, keys: list[str]) -> list[str]:
-    join, a, b = os.path.join, str(first.root), str(second.root)
+    a, b = str(first.root), str(second.root)
     differing = []
     for key in keys:
         try:
-            if not same_content(join(a, key), join(b, key)):
+            # '' is the asset itself when the asset is a single file.
+            if not same_content(f"{a}/{key}" if key else a, f"{b}/{key}" if key else b):
                 differing.append(key)
         except OSError as error:
             raise PlanError(

@@ -27,3 +27,14 @@ class LockedError(OppdemoError):
 
 class BackupError(OppdemoError):
     """A backup is missing or unreadable."""
+
+
+class DamagedBackupError(BackupError):
+    """A backup folder of oppdemo's whose record cannot be read."""
+
+    def __init__(self, record_id: str, problem: str) -> None:
+        super().__init__(
+            f"Backup {record_id} is damaged: {problem}. Undo another backup by its id "
+            "(`oppdemo.py backups` lists them), or remove the damaged folder."
+        )
+        self.problem = problem

@@ -10,9 +10,11 @@ from typing import Any
 from .errors import ManifestError
 from .ignore import IgnoreRules, ignore_rules
 
+# FastOpp's layout at the time of its storage post (2025): the demo scripts are saved as
+# `demo_assets/scripts/`.
 DEFAULT_ASSETS: tuple[dict[str, str], ...] = (
     {"path": "services/storage"},
-    {"path": "demo_scripts"},
+    {"path": "demo_scripts", "saved": "scripts"},
 )
 _TOP_KEYS = {"snapshot", "backups", "ignore", "assets"}
 _ASSET_KEYS = {"path", "saved", "base"}
@@ -41,12 +43,22 @@ class Manifest:
         return f"{self.snapshot}/{asset.saved}"
 
 
+PYPROJECT = "pyproject.toml"
+
+
 def load_manifest(project_dir: Path) -> Manifest:
     """Load the manifest of the project at `project_dir`; raise `ManifestError` when it is bad."""
-    pyproject = project_dir / "pyproject.toml"
+    _, document = read_pyproject(project_dir)
+    section = document.get("tool", {}).get("oppdemo", {})
+    return parse_manifest(project_dir.resolve(), section)
+
+
+def read_pyproject(project_dir: Path) -> tuple[str, dict[str, Any]]:
+    """The text of the project's pyproject.toml and what it says."""
+    pyproject = project_dir / PYPROJECT
     try:
-        with pyproject.open("rb") as stream:
-            document = tomllib.load(stream)
+        text = pyproject.read_bytes().decode("utf-8")
+        return text, tomllib.loads(text)
     except FileNotFoundError:
         raise ManifestError(
             f"No pyproject.toml in {project_dir}: run oppdemo from the project root "
@@ -54,10 +66,10 @@ def load_manifest(project_dir: Path) -> Manifest:
         ) from None
     except tomllib.TOMLDecodeError as error:
         raise ManifestError(f"{pyproject} is not valid TOML ({error}): fix the file.") from None
+    except UnicodeDecodeError:
+        raise ManifestError(f"{pyproject} is not UTF-8 text: save it as UTF-8.") from None
     except OSError as error:
         raise ManifestError(f"Cannot read {pyproject}: {error.strerror}.") from None
-    section = document.get("tool", {}).get("oppdemo", {})
-    return parse_manifest(project_dir.resolve(), section)
 
 
 def parse_manifest(root: Path, section: Any) -> Manifest:

@@ -11,12 +11,18 @@ from rich.markup import escape
 if TYPE_CHECKING:
     from demo_scripts.download_sample_photos import PhotoResult, SeedReport
 
-    from .backups import BackupSummary
-    from .commands import Outcome
+    from .backups import BackupSummary, PrunePlan
+    from .commands import InitOutcome, Outcome
     from .compare import DriftReport
 
 _LETTERS = {"added": ("A", "green"), "modified": ("M", "yellow"), "deleted": ("D", "red")}
-_PAST_TENSE = {"save": "Saved", "restore": "Restored", "destroy": "Destroyed", "undo": "Undone"}
+_PAST_TENSE = {
+    "save": "Saved",
+    "restore": "Restored",
+    "destroy": "Destroyed",
+    "undo": "Undone",
+    "init": "Initialised",
+}
 _MAX_LISTED = 30
 
 
@@ -94,6 +100,28 @@ def outcome(console: Console, result: Outcome, dry_run: bool) -> None:
         )
 
 
+def discovery(console: Console, result: InitOutcome, dry_run: bool) -> None:
+    """Each asset found (working path, saved path, base), what was skipped and why, the change."""
+    found = result.discovery
+    for asset in found.assets:
+        base = f"  base {escape(asset.base)}" if asset.base else ""
+        saved = escape(f"{found.snapshot}/{asset.saved}")
+        console.print(f"asset {escape(asset.path)}  saved {saved}{base}")
+    for item in found.skipped:
+        console.print(f"[dim]skip[/]  {escape(item.path)}: {escape(item.reason)}")
+    if dry_run:
+        console.print(escape(found.table), end="")
+        console.print("Dry run: pyproject.toml was not changed.")
+        return
+    record = result.outcome.record
+    assert record is not None
+    console.print(
+        f"Wrote \\[tool.oppdemo] with {len(found.assets)} asset(s) to pyproject.toml. "
+        f"Backup {record.id}; `oppdemo.py undo {record.id}` puts the old file back. "
+        "Next: `oppdemo.py diff`."
+    )
+
+
 def backup_table(console: Console, summaries: list[BackupSummary]) -> None:
     """A table on a terminal; tab-separated lines when piped."""
     if not summaries:
@@ -106,7 +134,7 @@ def backup_table(console: Console, summaries: list[BackupSummary]) -> None:
             item.created.replace("T", " ").removesuffix("+00:00"),
             str(item.files),
             _size(item.size),
-            "complete" if item.complete else "interrupted",
+            _status(item),
         )
         for item in summaries
     ]
@@ -124,9 +152,31 @@ def backup_table(console: Console, summaries: list[BackupSummary]) -> None:
             header, no_wrap=header != "command", justify="right" if numeric else "left"
         )
     for item, row in zip(summaries, rows, strict=True):
-        command = item.command if item.complete else f"[red]{item.command} (interrupted)[/]"
+        command = escape(row[1]) if item.complete else f"[red]{escape(row[1])} ({row[5]})[/]"
         table.add_row(row[0], command, row[2], row[3], row[4])
     console.print(table)
+
+
+def _status(item: BackupSummary) -> str:
+    if item.problem is not None:
+        return f"damaged: {item.problem}"
+    return "complete" if item.complete else "interrupted"
+
+
+def prune_report(console: Console, plan: PrunePlan, dry_run: bool) -> None:
+    """Each backup removed (or to be removed), each kept although it matched, and the total."""
+    verb = "would remove" if dry_run else "removed"
+    for item in plan.remove:
+        console.print(f"{verb} {item.id}  {escape(item.command)}  {_size(item.size)}")
+    for item, reason in plan.protected:
+        console.print(f"[yellow]kept[/] {item.id}: {escape(reason)}")
+    total = f"{len(plan.remove)} backup(s), {_size(plan.size)}"
+    if dry_run:
+        console.print(f"Dry run: prune would remove {total}; nothing was changed.")
+    elif plan.remove:
+        console.print(f"Pruned {total}.")
+    else:
+        console.print("Nothing to prune.")
 
 
 def _size(size: int) -> str:

@@ -10,12 +10,12 @@ from oppdemo_core import ManifestError, load_manifest
 from oppdemo_core.manifest import parse_manifest
 
 
-def test_a_project_without_a_manifest_gets_the_two_default_assets(tmp_path: Path) -> None:
+def test_a_project_without_a_manifest_gets_fastopps_2025_layout(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
     manifest = load_manifest(tmp_path)
-    assert [(a.path, a.saved) for a in manifest.assets] == [
-        ("services/storage", "services/storage"),
-        ("demo_scripts", "demo_scripts"),
+    assert [(a.path, manifest.saved_path(a)) for a in manifest.assets] == [
+        ("services/storage", "demo_assets/services/storage"),
+        ("demo_scripts", "demo_assets/scripts"),
     ]
     assert (manifest.snapshot, manifest.backups) == ("demo_assets", "backups")
     assert manifest.ignore.matches("x.pyc", "a/x.pyc", False)
