@@ -92,3 +92,131 @@ def run_cli(
         stdin=subprocess.DEVNULL,
         env={**os.environ, "NO_COLOR": "1", **(env or {})},
     )
+
+
+def write_tree(root: Path, files: dict[str, str | bytes]) -> None:
+    """Write each file (text or bytes) under `root`, making folders as needed."""
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
+FASTOPP_PYPROJECT = """\
+[project]
+name = "fastopp"
+version = "0.2.0"  # keep in step with the changelog
+dependencies = ["fastapi>=0.115"]
+
+# Lint settings
+[tool.ruff]
+line-length = 100
+"""
+
+
+def make_fastopp_2025(root: Path) -> Path:
+    """FastOpp as at its storage post (Aug-Oct 2025): no manifest, scripts saved as `scripts`.
+
+    The working tree has drifted from the snapshot: one file changed, one added, one deleted.
+    """
+    storage = {
+        "__init__.py": "from .factory import get_storage\n",
+        "base.py": "class StorageInterface:\n    pass\n",
+        "factory.py": "def get_storage():\n    return None\n",
+        "s3.py": "import boto3\n",
+    }
+    scripts = {
+        "__init__.py": "",
+        "add_sample_products.py": "print('products')\n",
+        "download_sample_photos.py": "print('photos')\n",
+    }
+    saved = {f"demo_assets/services/storage/{k}": v for k, v in storage.items()}
+    saved |= {f"demo_assets/scripts/{k}": v for k, v in scripts.items()}
+    saved["demo_assets/scripts/add_test_users.py"] = "print('users')\n"  # deleted since
+    working = {f"services/storage/{k}": v for k, v in storage.items()}
+    working |= {f"demo_scripts/{k}": v for k, v in scripts.items()}
+    working["services/storage/s3.py"] = "import boto3  # with a CDN\n"  # modified
+    working["demo_scripts/add_sample_webinars.py"] = "print('webinars')\n"  # added
+    write_tree(
+        root,
+        {
+            "pyproject.toml": FASTOPP_PYPROJECT,
+            "main.py": "app = None\n",
+            "services/__init__.py": "",
+            "services/product_service.py": "class ProductService: ...\n",
+            **saved,
+            **working,
+        },
+    )
+    return root
+
+
+def make_fastopp_current(root: Path) -> Path:
+    """FastOpp's main of late 2025: many assets, `scripts/demo`, `base_assets/`, its own backups.
+
+    In sync with its snapshot except `blog/`: 5 files added and 2 modified since the last save.
+    """
+    app = {
+        "main.py": "from fastapi import FastAPI\napp = FastAPI()  # full demo\n",
+        "models.py": "class Product: ...\nclass Webinar: ...\n",
+        "admin/__init__.py": "",
+        "admin/views.py": "VIEWS = ['products', 'webinars']\n",
+        "routes/__init__.py": "",
+        "routes/pages.py": "PAGES = ['/', '/webinars']\n",
+        "routes/webinar.py": "ROUTE = '/webinar'\n",
+        "templates/index.html": "<h1>FastOpp demo</h1>\n",
+        "templates/partials/header.html": "<header></header>\n",
+        "static/css/styles.css": "body { margin: 0 }\n",
+        "static/images/leaf.jpg": bytes([0xFF, 0xD8, 0xFF, 0xE0]) + bytes(range(256)),
+        "static/uploads/.gitkeep": "",
+        "dependencies/__init__.py": "",
+        "dependencies/auth.py": "def current_user(): ...\n",
+        "services/chat_service.py": "class ChatService: ...\n",
+        "services/storage/__init__.py": "from .factory import get_storage\n",
+        "services/storage/s3.py": "import boto3\n",
+        "blog/_config.yml": "title: FastOpp\n",
+        "blog/_layouts/home.html": "<main>{{ content }}</main>\n",
+        "blog/_layouts/post.html": "<article>{{ content }}</article>\n",
+        "blog/_posts/2025-09-29-welcome-to-fastopp.md": "# Welcome\n",
+        "scripts/demo/__init__.py": "",
+        "scripts/demo/add_sample_products.py": "print('products')\n",
+    }
+    snapshot = {f"demo_assets/scripts/{k[len('scripts/demo/'):]}" if k.startswith("scripts/demo/")
+                else f"demo_assets/{k}": v for k, v in app.items()}  # fmt: skip
+    write_tree(
+        root,
+        {
+            "pyproject.toml": FASTOPP_PYPROJECT,
+            **app,
+            **snapshot,
+            "demo_assets/README.md": "# Demo assets\n",
+            "demo_assets/BACKUP_SUMMARY.md": "Backed up on 2025-08-08.\n",
+            "demo_assets/restore_demo.py": "print('restore')\n",
+            "demo_assets/restore_demo.sh": "#!/bin/sh\n",
+            # The app's own scripts live beside the demo ones and are not demo assets.
+            "scripts/__init__.py": "",
+            "scripts/init_db.py": "print('init db')\n",
+            "scripts/create_superuser.py": "print('superuser')\n",
+            "base_assets/README.md": "# The minimal app\n",
+            "base_assets/main.py": "from fastapi import FastAPI\napp = FastAPI()  # minimal\n",
+            "base_assets/models.py": "class User: ...\n",
+            "base_assets/admin/views.py": "VIEWS = ['users']\n",
+            "base_assets/routes/pages.py": "PAGES = ['/']\n",
+            "base_assets/templates/index.html": "<h1>FastOpp</h1>\n",
+            "base_assets/scripts/emergency_access.py": "print('emergency')\n",
+            # What FastOpp's own oppdemo.py leaves in backups/.
+            "backups/destroy/main.py.20250808_144836": "app = 'old'\n",
+            # Drift: 2 modified and 5 added in blog/.
+            "blog/_layouts/home.html": "<main class='home'>{{ content }}</main>\n",
+            "blog/_layouts/post.html": "<article class='post'>{{ content }}</article>\n",
+            "blog/_posts/2025-10-27-python-development-environment.md": "# Dev env\n",
+            "blog/_posts/2025-12-02-student-perspective-country-store.md": "# Store\n",
+            "blog/assets/images/2025_10/red-maple.webp": b"RIFF\x00\x00\x00\x00WEBP",
+            "blog/assets/images/2025_10/user_settings.webp": b"RIFF\x01\x00\x00\x00WEBP",
+            "blog/assets/images/2025_12/ethan_screenshot.webp": b"RIFF\x02\x00\x00\x00WEBP",
+        },
+    )
+    return root

@@ -244,3 +244,25 @@ def test_asset_commands_never_import_boto3(project: Path, arguments: tuple[str, 
     imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()]
     assert "oppdemo_core.commands" in imported, "the import log was read"
     assert not [name for name in imported if name.split(".")[0] in ("boto3", "botocore")]
+
+
+def test_single_file_assets_in_every_diff_output(tmp_path: Path) -> None:
+    project = make_project(
+        tmp_path / "app", '[[tool.oppdemo.assets]]\npath = "main.py"\n\n'
+        '[[tool.oppdemo.assets]]\npath = "demo_scripts"\n',
+    )  # fmt: skip
+    (project / "main.py").write_text("print('v1')\n")
+    assert run_cli(project, "save").returncode == 0
+    assert run_cli(project, "diff").returncode == 0
+    (project / "main.py").write_text("print('v2')\n")
+    text = run_cli(project, "diff", "--patch")
+    assert text.returncode == 1, text.stderr
+    assert "M main.py" in text.stdout.splitlines()
+    assert "-print('v1')\n+print('v2')" in text.stdout
+    data = json.loads(run_cli(project, "diff", "--json").stdout)
+    assert data["assets"][0] == {
+        "path": "main.py", "saved": "demo_assets/main.py",
+        "added": [], "modified": ["main.py"], "deleted": [],
+    }  # fmt: skip
+    github = run_cli(project, "diff", "--format", "github").stdout
+    assert github.startswith("::error file=main.py,title=Demo assets drift::")

@@ -346,3 +346,77 @@ def test_an_interrupted_undo_is_finished_by_the_next_undo(saved_project: Path) -
     commands.undo(saved_project)
     assert capture(saved_project) == edited
     assert not store.load(undo_record.id).complete
+
+
+FILE_ASSETS = """\
+[[tool.oppdemo.assets]]
+path = "main.py"
+base = "base_assets/main.py"
+
+[[tool.oppdemo.assets]]
+path = "models.py"
+
+[[tool.oppdemo.assets]]
+path = "services/storage"
+"""
+
+
+@pytest.fixture
+def file_assets(tmp_path: Path) -> Path:
+    """FastOpp's shape: single-file assets (one with a base) beside a folder asset."""
+    project = make_project(tmp_path / "app", FILE_ASSETS)
+    (project / "main.py").write_text("app = 'full demo'\n")
+    (project / "main.py").chmod(0o640)
+    (project / "models.py").write_text("class Product: ...\n")
+    (project / "base_assets").mkdir()
+    (project / "base_assets/main.py").write_text("app = 'minimal'\n")
+    commands.save(project)
+    return project
+
+
+def test_single_file_assets_diff_save_and_restore(file_assets: Path) -> None:
+    assert (file_assets / "demo_assets/main.py").read_text() == "app = 'full demo'\n"
+    assert commands.diff(file_assets).in_sync
+    (file_assets / "main.py").write_text("app = 'edited'\n")
+    (file_assets / "models.py").unlink()
+    report = commands.diff(file_assets)
+    changes = {a.path: (a.added, a.modified, a.deleted) for a in report.assets}
+    assert changes["main.py"] == ((), ("main.py",), ())
+    assert changes["models.py"] == ((), (), ("models.py",))
+    assert changes["services/storage"] == ((), (), ())
+    edited = capture(file_assets)
+    dry = commands.restore(file_assets, dry_run=True)
+    assert [(op.verb, op.path) for op in dry.plan.operations] == [
+        ("overwrite", "main.py"),
+        ("copy", "models.py"),
+    ]
+    assert capture(file_assets) == edited
+    commands.restore(file_assets)
+    assert (file_assets / "main.py").read_text() == "app = 'full demo'\n"
+    assert (file_assets / "main.py").stat().st_mode & 0o777 == 0o640
+    assert commands.diff(file_assets).in_sync
+    commands.undo(file_assets)
+    assert capture(file_assets) == edited
+    with pytest.raises(PlanError, match="models.py is missing from the working tree"):
+        commands.save(file_assets)
+    (file_assets / "models.py").write_text("class Webinar: ...\n")
+    (file_assets / "main.py").write_text("app = 'saved edit'\n")
+    commands.save(file_assets)
+    assert (file_assets / "demo_assets/main.py").read_text() == "app = 'saved edit'\n"
+
+
+def test_single_file_assets_destroy_with_and_without_base_and_undo(file_assets: Path) -> None:
+    before = capture(file_assets)
+    dry = commands.destroy(file_assets, dry_run=True)
+    assert {(op.verb, op.path) for op in dry.plan.operations} >= {
+        ("overwrite", "main.py"),
+        ("remove", "models.py"),
+    }
+    assert capture(file_assets) == before
+    commands.destroy(file_assets)
+    assert (file_assets / "main.py").read_text() == "app = 'minimal'\n"
+    assert not (file_assets / "models.py").exists()
+    assert not (file_assets / "services/storage").exists()
+    assert (file_assets / "demo_assets/models.py").exists(), "the snapshot is kept"
+    commands.undo(file_assets)
+    assert capture(file_assets) == before
