@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
-from oppdemo_core.errors import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, OppdemoError
+from oppdemo_core.errors import EXIT_DRIFT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, OppdemoError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -56,6 +56,9 @@ def _run(action: Callable[[], T]) -> T:
         return action()
     except OppdemoError as error:
         _fail(str(error), error.exit_code)
+    except KeyboardInterrupt:
+        # Changing commands defer Ctrl-C while they change files; this is planning or reading.
+        _fail("Interrupted before anything was changed.", EXIT_INTERRUPTED)
 
 
 @app.callback()

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from . import fileops
-from .errors import BackupError, DamagedBackupError
+from .errors import BackupError, DamagedBackupError, PlanError
 from .plan import Operation
 
 RECORD_NAME = "record.json"
@@ -87,14 +87,27 @@ class BackupStore:
         self.clear_partial()
         record = Record(_new_id(self.folder), command, _now(), operations, undoes=undoes)
         partial = self.folder / f"{_PARTIAL_PREFIX}{record.id}"
-        partial.mkdir(parents=True)
-        for index, operation in enumerate(operations):
-            if operation.action == "remove" or (operation.action == "write" and operation.existed):
-                fileops.keep(
-                    self.root / operation.path, partial / "files" / str(index), operation.kind
-                )
-        _write_record(partial, record)
-        os.rename(partial, self.folder / record.id)
+        try:
+            partial.mkdir(parents=True)
+            for index, operation in enumerate(operations):
+                if operation.action == "remove" or (
+                    operation.action == "write" and operation.existed
+                ):
+                    fileops.keep(
+                        self.root / operation.path,
+                        partial / "files" / str(index),
+                        operation.kept_kind,
+                    )
+            _write_record(partial, record)
+            os.rename(partial, self.folder / record.id)
+        except OSError as error:
+            # Nothing has changed yet: drop the half-made backup and say why.
+            shutil.rmtree(partial, ignore_errors=True)
+            where = self.folder.relative_to(self.root).as_posix()
+            raise PlanError(
+                f"{command} could not write its backup in {where}/ ({error.strerror}); "
+                "nothing was changed. Free some space (or fix the permissions) and run again."
+            ) from None
         return record
 
     def finish(self, record: Record) -> Record:

@@ -184,6 +184,7 @@ def init(project_dir: Path, force: bool = False, dry_run: bool = False) -> InitO
     import tomllib
 
     from .engine import execute
+    from .interrupt import deferred_signals
     from .lock import project_lock
     from .manifest import PYPROJECT, read_pyproject
     from .manifest_writer import DEFAULT_SNAPSHOT, discover, updated_pyproject
@@ -195,11 +196,11 @@ def init(project_dir: Path, force: bool = False, dry_run: bool = False) -> InitO
     discovery = discover(root, snapshot if isinstance(snapshot, str) else DEFAULT_SNAPSHOT)
     updated = updated_pyproject(text, discovery.table, force)
     if dry_run:
-        write = Operation("write", PYPROJECT, source=PYPROJECT, existed=True)
+        write = Operation("write", PYPROJECT, source=PYPROJECT, existed=True, replaced="file")
         return InitOutcome(discovery, Outcome(Plan("init", (write,))))
     manifest = parse_manifest(root, tomllib.loads(updated)["tool"]["oppdemo"])
     store = _store(manifest)
-    with project_lock(store.folder):
+    with project_lock(store.folder), deferred_signals() as guard:
         # The new file is staged in the backups folder, so the engine can back up the old one
         # and rename the new one into place like any other write (and `undo` reverses it).
         staged = store.folder / f".staged-{os.urandom(4).hex()}.toml"
@@ -207,9 +208,12 @@ def init(project_dir: Path, force: bool = False, dry_run: bool = False) -> InitO
             staged.write_text(updated, encoding="utf-8")
             staged.chmod(stat.S_IMODE((root / PYPROJECT).stat().st_mode))
             source = staged.relative_to(root).as_posix()
-            plan = Plan("init", (Operation("write", PYPROJECT, source=source, existed=True),))
+            plan = Plan(
+                "init",
+                (Operation("write", PYPROJECT, source=source, existed=True, replaced="file"),),
+            )
             check_access(root, plan)
-            record = execute(store, plan)
+            record = execute(store, plan, guard)
         finally:
             staged.unlink(missing_ok=True)
     return InitOutcome(discovery, Outcome(plan, record))
@@ -248,6 +252,7 @@ def _change(manifest: Manifest, build: Callable[[], Plan], dry_run: bool) -> Out
     """Plan, check, and (unless a dry run) apply under the project lock."""
     from . import fileops
     from .engine import execute
+    from .interrupt import deferred_signals
     from .lock import project_lock
 
     store = _store(manifest)
@@ -255,14 +260,15 @@ def _change(manifest: Manifest, build: Callable[[], Plan], dry_run: bool) -> Out
         plan = build()
         check_access(manifest.root, plan)
         return Outcome(plan)
-    with project_lock(store.folder):
+    with project_lock(store.folder), deferred_signals() as guard:
         plan = build()
         check_access(manifest.root, plan)
+        guard.check()
         if not plan.operations:
             for stale in plan.stale:
                 fileops.remove(manifest.root / stale, "file")
             return Outcome(plan)
-        return Outcome(plan, execute(store, plan))
+        return Outcome(plan, execute(store, plan, guard))
 
 
 def _mirror(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,10 @@ from .errors import PlanError
 from .scan import Entry, Tree
 
 _CHUNK = 1024 * 1024
+_BINARY = getattr(os, "O_BINARY", 0)  # Windows opens files in text mode unless told otherwise
+# A forked child shares the parent's memory at no cost on Linux; macOS and Windows compare in
+# one process (fork without exec is unsafe on macOS, and Windows has no fork).
+_CAN_FORK = sys.platform.startswith("linux")
 # Below this many files a second process costs more than it saves.
 _FORK_FROM = 64
 
@@ -32,9 +37,9 @@ def same_content(first: str | Path, second: str | Path) -> bool:
     many small files: one stat, then one read per side, the second asking for one byte more
     than the first file holds so that a longer second file shows.
     """
-    a = os.open(first, os.O_RDONLY)
+    a = os.open(first, os.O_RDONLY | _BINARY)
     try:
-        b = os.open(second, os.O_RDONLY)
+        b = os.open(second, os.O_RDONLY | _BINARY)
         try:
             remaining = os.fstat(a).st_size
             while True:
@@ -90,7 +95,7 @@ def content_differs(first: Tree, second: Tree, keys: list[str]) -> list[str]:
     With many files, half of them are compared in a forked child process on the other core.
     Threads would not help: the many short reads of small files serialise on the GIL.
     """
-    if len(keys) < _FORK_FROM or not hasattr(os, "fork"):
+    if len(keys) < _FORK_FROM or not _CAN_FORK:
         return _compare_keys(first, second, keys)
     middle = len(keys) // 2
     read_end, write_end = os.pipe()

@@ -7,29 +7,58 @@ import errno
 import os
 import shutil
 import stat
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .ignore import TEMPORARY_SUFFIX
 from .scan import Kind
 
 
-def place(source: Path, target: Path, kind: Kind) -> None:
+def place(source: Path, target: Path, kind: Kind, link: bool = False) -> None:
     """Put a copy of `source` (a file or a symlink) at `target`, atomically.
 
     The copy is made beside the target and renamed over it, so a reader or a crash never meets
-    half a file, and a symlink at `target` is replaced rather than written through.
+    half a file, and a symlink at `target` is replaced rather than written through. With `link`
+    a file is placed as a hard link to `source` where the filesystem allows, which needs no
+    space for its contents.
     """
+    if link and kind == "file" and _same_inode(source, target):
+        # Already in place (a rollback meets files the command never got to); renaming a hard
+        # link over another link to the same file would do nothing and leave the temporary.
+        return
     temporary = f"{target.parent}/.{target.name}.{os.urandom(4).hex()}{TEMPORARY_SUFFIX}"
     try:
         if kind == "link":
             os.symlink(os.readlink(source), temporary)
+        elif link:
+            try:
+                os.link(source, temporary, follow_symlinks=False)
+            except OSError:
+                _copy_file(source, temporary)
         else:
             _copy_file(source, temporary)
-        os.replace(temporary, target)
+        _retry_if_read_only(target, lambda: os.replace(temporary, target))
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def _same_inode(first: Path, second: Path) -> bool:
+    try:
+        a, b = os.lstat(first), os.lstat(second)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino) and stat.S_ISREG(b.st_mode)
+
+
+# Windows opens files in text mode unless told otherwise.
+BINARY = getattr(os, "O_BINARY", 0)
+# Linux copies between files in the kernel; elsewhere sendfile wants a socket or is missing.
+_SENDFILE = sys.platform.startswith("linux")
+# Setting mode and times through the open descriptor saves two path lookups; Windows can't.
+_BY_DESCRIPTOR = os.chmod in os.supports_fd and os.utime in os.supports_fd
 
 
 def _copy_file(source: Path, destination: str) -> None:
@@ -38,34 +67,49 @@ def _copy_file(source: Path, destination: str) -> None:
     Saves and restores copy thousands of small files, so this skips shutil's layers (and its
     extended-attribute copy) and lets the kernel move the bytes.
     """
-    reader = os.open(source, os.O_RDONLY)
+    reader = os.open(source, os.O_RDONLY | BINARY)
     try:
         info = os.fstat(reader)
-        writer = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        mode, times = stat.S_IMODE(info.st_mode), (info.st_atime_ns, info.st_mtime_ns)
+        writer = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | BINARY, 0o600)
         try:
-            remaining = info.st_size
-            while remaining > 0:
-                sent = _send(reader, writer, remaining)
-                if sent == 0:
-                    break
-                remaining -= sent
-            os.fchmod(writer, stat.S_IMODE(info.st_mode))
-            os.utime(writer, ns=(info.st_atime_ns, info.st_mtime_ns))
+            _copy_bytes(reader, writer, info.st_size)
+            if _BY_DESCRIPTOR:
+                os.chmod(writer, mode)
+                os.utime(writer, ns=times)
         finally:
             os.close(writer)
+        if not _BY_DESCRIPTOR:
+            os.utime(destination, ns=times)
+            os.chmod(destination, mode)
     finally:
         os.close(reader)
 
 
+def _copy_bytes(reader: int, writer: int, size: int) -> None:
+    remaining = size
+    while remaining > 0:
+        sent = _send(reader, writer, remaining)
+        if sent == 0:
+            break
+        remaining -= sent
+
+
 def _send(reader: int, writer: int, count: int) -> int:
-    try:
-        return os.sendfile(writer, reader, None, min(count, 1 << 30))
-    except OSError as error:
-        # Some filesystems refuse sendfile; fall back to plain reads and writes.
-        if error.errno not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSOCK, errno.EOPNOTSUPP):
-            raise
-        data = os.read(reader, min(count, 1 << 20))
-        return os.write(writer, data) if data else 0
+    if _SENDFILE:
+        try:
+            return os.sendfile(writer, reader, None, min(count, 1 << 30))
+        except OSError as error:
+            # Some filesystems refuse sendfile; fall back to plain reads and writes.
+            if error.errno not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSOCK, errno.EOPNOTSUPP):
+                raise
+    data = os.read(reader, min(count, 1 << 20))
+    if not data:
+        return 0
+    view = memoryview(data)
+    while view:
+        view = view[os.write(writer, view) :]
+    return len(data)
 
 
 def keep(path: Path, copy_path: Path, kind: Kind) -> None:
@@ -91,7 +135,7 @@ def remove(path: Path, kind: Kind) -> None:
         if kind == "dir":
             os.rmdir(path)
         else:
-            os.unlink(path)
+            _retry_if_read_only(path, lambda: os.unlink(path))
     except FileNotFoundError:
         pass
 
@@ -105,3 +149,15 @@ def make_folder(path: Path, mode: int) -> None:
             raise
         return
     os.chmod(path, mode)
+
+
+def _retry_if_read_only(path: Path, action: Callable[[], None]) -> None:
+    """Run `action`; on Windows, where a read-only file cannot be replaced or deleted, clear
+    the read-only flag of `path` and try once more (its backup keeps the original mode)."""
+    try:
+        action()
+    except PermissionError:
+        if os.name != "nt" or not os.path.isfile(path) or os.access(path, os.W_OK):
+            raise
+        os.chmod(path, stat.S_IWRITE | stat.S_IREAD)
+        action()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,19 +15,22 @@ LOCK_NAME = ".oppdemo.lock"
 def project_lock(backups_folder: Path) -> Iterator[None]:
     """Hold an exclusive lock for the whole command; fail at once if another process has it.
 
-    The kernel releases the lock when the process ends, even by SIGKILL, so a crash never
-    leaves the project locked.
+    filelock takes an operating-system lock (flock on Linux and macOS, msvcrt on Windows),
+    which the kernel releases when the process ends, even by SIGKILL, so a crash never leaves
+    the project locked. Keeping the lock file rules out filelock's fallback to "soft" locks,
+    which a crash would leave behind.
     """
+    from filelock import FileLock, Timeout
+
     backups_folder.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(backups_folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    lock = FileLock(backups_folder / LOCK_NAME, timeout=0, preserve_lock_file=True)
     try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise LockedError(
-                "Another oppdemo command is changing this project: wait for it to finish "
-                "and run again."
-            ) from None
+        lock.acquire()
+    except Timeout:
+        raise LockedError(
+            "Another oppdemo command is changing this project: wait for it to finish and run again."
+        ) from None
+    try:
         yield
     finally:
-        os.close(descriptor)
+        lock.release()

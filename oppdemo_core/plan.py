@@ -20,8 +20,9 @@ _PHASES: dict[str, int] = {"remove": 0, "rmdir": 1, "mkdir": 2, "write": 3}
 class Operation:
     """One change to one path (relative to the project root).
 
-    `write` puts a copy of `source` at `path` (replacing what is there when `existed`);
-    `remove` and `rmdir` delete a file or link and an emptied folder; `mkdir` creates a folder.
+    `write` puts a copy of `source` at `path` (replacing what is there when `existed`, whose
+    kind is `replaced`); `remove` and `rmdir` delete a file or link and an emptied folder;
+    `mkdir` creates a folder.
     """
 
     action: Action
@@ -30,6 +31,15 @@ class Operation:
     source: str | None = None
     existed: bool = False
     mode: int = 0o755
+    replaced: Kind | None = None
+
+    @property
+    def kept_kind(self) -> Kind:
+        """The kind of what this operation replaces or removes, as its backup keeps it.
+
+        A link that a file replaces is kept as a link, so that `undo` brings back the link.
+        """
+        return self.replaced or self.kind
 
     @property
     def verb(self) -> str:
@@ -108,7 +118,10 @@ def mirror(
                 operations.append(Operation("mkdir", path, "dir", mode=theirs.mode))
         elif not kept or key in changed:
             source_path = join(source_base, key)
-            operations.append(Operation("write", path, theirs.kind, source_path, existed=kept))
+            replaced = present.kind if kept and present is not None else None
+            operations.append(
+                Operation("write", path, theirs.kind, source_path, existed=kept, replaced=replaced)
+            )
     return operations
 
 

@@ -6,9 +6,34 @@ import os
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import pytest
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _can_symlink() -> bool:
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            os.symlink("target", Path(folder) / "link")
+        except (OSError, NotImplementedError):
+            return False
+    return True
+
+
+CAN_SYMLINK = _can_symlink()
+needs_symlinks = pytest.mark.skipif(
+    not CAN_SYMLINK,
+    reason="creating symbolic links needs Developer Mode or administrator rights on Windows",
+)
+
+
+def posix_only(why: str) -> pytest.MarkDecorator:
+    """Skip on Windows, saying which POSIX feature the test needs."""
+    return pytest.mark.skipif(os.name == "nt", reason=f"needs {why}, which Windows lacks")
+
 
 PYPROJECT = """\
 [project]
@@ -44,7 +69,8 @@ def make_project(root: Path, pyproject: str = PYPROJECT) -> Path:
         path.write_text(content)
     (root / "demo_scripts" / "seed.py").chmod(0o755)
     (root / "demo_scripts" / "data" / "logo.bin").write_bytes(bytes(range(256)) * 4)
-    os.symlink("seed.py", root / "demo_scripts" / "run")
+    if CAN_SYMLINK:
+        os.symlink("seed.py", root / "demo_scripts" / "run")
     return root
 
 
@@ -67,7 +93,10 @@ def capture(root: Path, exclude: tuple[str, ...] = ("backups",)) -> dict[str, tu
             elif stat.S_ISDIR(info.st_mode):
                 state[key] = ("dir", mode)
             else:
-                state[key] = ("file", mode, path.read_bytes())
+                try:
+                    state[key] = ("file", mode, path.read_bytes())
+                except PermissionError:  # an unreadable file, for a test run by a plain user
+                    state[key] = ("file", mode, None)
     return state
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from pathlib import Path
 
 import pytest
 
-from .projects import capture, make_project, run_cli
+from .projects import capture, make_project, posix_only, run_cli
 
 
 @pytest.fixture
@@ -138,12 +137,10 @@ def test_undo_of_an_unknown_backup_is_a_clear_error(project: Path) -> None:
 def test_a_second_process_fails_at_once_while_the_lock_is_held(project: Path) -> None:
     (project / "demo_scripts/seed.py").write_text("changed")
     before = capture(project, exclude=())
-    descriptor = os.open(project / "backups/.oppdemo.lock", os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
+    from filelock import FileLock
+
+    with FileLock(project / "backups/.oppdemo.lock", preserve_lock_file=True):
         result = run_cli(project, "save", timeout=20)
-    finally:
-        os.close(descriptor)
     assert result.returncode == 2
     assert "Another oppdemo command is changing this project" in result.stderr
     assert capture(project, exclude=()) == before
@@ -176,45 +173,43 @@ def test_project_dir_option_and_default(project: Path) -> None:
     assert "In sync" in result.stdout
 
 
-def _as_unprivileged_user(project: Path) -> tuple[str, ...]:
-    """A command prefix under which permissions apply (root would read anything)."""
+def _without_permission_override() -> tuple[str, ...]:
+    """A command prefix under which permission bits apply, wherever the checkout lives.
+
+    Root reads anything through two capabilities; dropping just those keeps root's identity,
+    so the interpreter and the checkout stay reachable (a root-only `mktemp -d`, say) while a
+    mode-000 file becomes unreadable. Any other user meets the permission bits anyway.
+    """
     if os.geteuid() != 0:
         return ()
-    for path in [project, *project.rglob("*")]:
-        if not path.is_symlink():
-            path.chmod(path.stat().st_mode | 0o777 if path.is_dir() else 0o666)
-    return (
-        "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-        "--inh-caps=-all", "--bounding-set=-all",
-    )  # fmt: skip
+    caps = "-dac_override,-dac_read_search"
+    return ("setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}")
 
 
+@posix_only("permission bits that make a file unreadable, and setpriv to apply them to root")
 @pytest.mark.parametrize("unreadable", ["demo_scripts/seed.py", "demo_scripts/brand_new.py"])
-def test_an_unreadable_file_is_a_clear_error_and_changes_nothing(unreadable: str) -> None:
-    import tempfile
-
-    # Outside pytest's private temporary folder, so that an unprivileged user can reach it.
-    with tempfile.TemporaryDirectory() as folder:
-        Path(folder).chmod(0o777)
-        project = make_project(Path(folder) / "app")
-        assert run_cli(project, "save").returncode == 0
-        prefix = _as_unprivileged_user(project)
-        target = project / unreadable
-        target.write_text("secret draft\n")
-        target.chmod(0o000)
-        before = capture(project, exclude=())
-        for command in ("save", "diff"):
-            result = run_cli(project, command, wrapper=prefix)
-            if command == "diff" and unreadable.endswith("brand_new.py"):
-                # A new file is listed as added without being read.
-                assert result.returncode == 1, result.stderr
-            else:
-                assert result.returncode == 2, result.stdout + result.stderr
-                assert "Cannot read" in result.stderr
-                assert unreadable in result.stderr
-                _no_traceback(result)
-            assert capture(project, exclude=()) == before
-        target.chmod(0o644)
+def test_an_unreadable_file_is_a_clear_error_and_changes_nothing(
+    tmp_path: Path, unreadable: str
+) -> None:
+    project = make_project(tmp_path / "app")
+    assert run_cli(project, "save").returncode == 0
+    prefix = _without_permission_override()
+    target = project / unreadable
+    target.write_text("secret draft\n")
+    target.chmod(0o000)
+    before = capture(project, exclude=())
+    for command in ("save", "diff"):
+        result = run_cli(project, command, wrapper=prefix)
+        if command == "diff" and unreadable.endswith("brand_new.py"):
+            # A new file is listed as added without being read.
+            assert result.returncode == 1, result.stderr
+        else:
+            assert result.returncode == 2, result.stdout + result.stderr
+            assert "Cannot read" in result.stderr
+            assert unreadable in result.stderr
+            _no_traceback(result)
+        assert capture(project, exclude=()) == before
+    target.chmod(0o644)
 
 
 def test_changing_commands_speak_json(project: Path) -> None:

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from .projects import PROJECT_ROOT, capture, make_project, run_cli
+from .projects import PROJECT_ROOT, capture, make_project, posix_only, run_cli
 
 KILL_POINTS = 24
 
@@ -49,6 +49,7 @@ def _saved(project: Path) -> dict[str, tuple[object, ...]]:
     return capture(project / "demo_assets" / "scripts")
 
 
+@posix_only("SIGKILL")
 def test_killed_restore_is_completed_by_rerun_or_reversed_by_undo(tmp_path: Path) -> None:
     project = make_project(tmp_path / "app")
     _build(project)
