@@ -173,3 +173,34 @@ def photos() -> Iterator[Any]:
 
     with photo_server(slow_seconds=3.0) as server:
         yield server
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder this process cannot write to: permission bits, or a read-only mount for root."""
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.name == "nt":
+        pytest.skip("Windows has no read-only folders by permission bits")
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    if not sys.platform.startswith("linux"):
+        pytest.skip("root ignores permission bits, and a read-only mount needs Linux here")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"root ignores permission bits, and no read-only mount: {mounted.stderr}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)

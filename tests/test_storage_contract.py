@@ -37,6 +37,12 @@ HOSTILE_KEYS = [
     "C:\\Windows\\a.jpg",
     "photos/a\x00.jpg",
     "/",
+    "photos/new\nline.jpg",
+    "photos/tab\t.jpg",
+    "photos/escape\x1b[31m.jpg",
+    "photos/delete\x7f.jpg",
+    "photos/" + "k" * 1_018,  # 1,025 bytes: over S3's limit of 1,024
+    "photos/" + "é" * 509,  # 1,025 bytes of UTF-8 in 516 characters
 ]
 
 
@@ -131,3 +137,42 @@ def test_save_guesses_the_content_type_from_the_key(served: ServedStorage) -> No
     url = served.storage.save_file(b"\x89PNG\r\n\x1a\n", "pictures/dot.png")
     with urllib.request.urlopen(served.absolute(url), timeout=10) as response:
         assert response.headers["Content-Type"] == "image/png"
+
+
+def test_keys_up_to_1024_bytes_are_kept_everywhere(storage: StorageInterface) -> None:
+    from services.storage import FilesystemStorage
+
+    settings = getattr(storage, "settings", None)
+    budget = 1_024 - len(settings.prefix if settings else "")  # S3 counts the prefix too
+    longest = "/".join(["k" * 200] * 5) + "/"
+    longest += "x" * (budget - len(longest))  # names stay under 255 bytes
+    assert len(longest.encode()) == budget
+    with pytest.raises(UnsafeKeyError, match="bytes"):
+        storage.save_file(b"long", longest + "y")
+    if isinstance(storage, FilesystemStorage) and len(str(storage.base_dir)) + 1_025 > 4_000:
+        pytest.skip("the test folder's path is too long for a 1,024-byte key below it")
+    storage.save_file(b"long", longest)
+    assert storage.get_file(longest) == b"long"
+    assert storage.list_files() == [longest]
+
+
+def test_a_name_over_255_bytes_is_refused_on_the_filesystem_only(
+    storage: StorageInterface,
+) -> None:
+    from services.storage import FilesystemStorage
+
+    key = "photos/" + "n" * 256 + ".jpg"
+    if isinstance(storage, FilesystemStorage):
+        for method, arguments in (
+            (storage.save_file, (b"x", key)),
+            (storage.get_file, (key,)),
+            (storage.file_exists, (key,)),
+            (storage.delete_file, (key,)),
+            (storage.get_file_url, (key,)),
+        ):
+            with pytest.raises(UnsafeKeyError, match="at most 255"):
+                method(*arguments)  # type: ignore[operator]
+        assert storage.list_files() == []
+    else:
+        storage.save_file(b"x", key)
+        assert storage.get_file(key) == b"x"

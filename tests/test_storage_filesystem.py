@@ -10,7 +10,10 @@ import pytest
 
 from services.storage import FilesystemStorage, UnsafeKeyError
 
+from .projects import needs_symlinks
 
+
+@needs_symlinks
 def test_a_symlink_inside_the_base_cannot_lead_outside(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -25,6 +28,8 @@ def test_a_symlink_inside_the_base_cannot_lead_outside(tmp_path: Path) -> None:
             (storage.get_file, (key,)),
             (storage.delete_file, (key,)),
             (storage.file_exists, (key,)),
+            (storage.get_file_url, (key,)),
+            (storage.ensure_directories, (key,)),
         ):
             with pytest.raises(UnsafeKeyError, match="resolves outside"):
                 method(*arguments)
@@ -74,6 +79,7 @@ def test_files_are_written_whole_or_not_at_all(tmp_path: Path) -> None:
     assert os.listdir(tmp_path / "uploads") == ["doc.txt"]
 
 
+@needs_symlinks
 def test_listing_skips_folders_and_symlinks(tmp_path: Path) -> None:
     storage = FilesystemStorage(tmp_path / "uploads")
     storage.save_file(b"a", "a/one.txt")
@@ -90,3 +96,48 @@ def test_upload_dir_is_created_on_demand(tmp_path: Path) -> None:
     storage.ensure_directories("photos/2026", "avatars")
     assert (tmp_path / "not/yet/photos/2026").is_dir()
     assert (tmp_path / "not/yet/avatars").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("photos/con", "reserves for a device"),
+        ("photos/AUX.jpg", "reserves for a device"),
+        ("photos/lpt1", "reserves for a device"),
+        ("photos/name.", "ending in a dot or a space"),
+        ("photos/name ", "ending in a dot or a space"),
+        ("photos/a:b.jpg", "does not allow"),
+    ],
+)
+def test_windows_names_are_refused_on_windows(key: str, why: str) -> None:
+    from services.storage.keys import check_local_key
+
+    with pytest.raises(UnsafeKeyError, match=why):
+        check_local_key(key, windows=True)
+    check_local_key(key, windows=False)  # fine on Linux and macOS
+    check_local_key("photos/console.jpg", windows=True)
+
+
+def test_a_key_that_is_a_folder_or_runs_through_a_file_is_a_storage_error(tmp_path: Path) -> None:
+    from services.storage import StorageConflictError
+
+    storage = FilesystemStorage(tmp_path / "uploads")
+    storage.save_file(b"x", "photos/deep/a.jpg")
+    storage.save_file(b"y", "photos/b.jpg")
+    with pytest.raises(StorageConflictError, match="'photos/deep': it is a folder") as folder:
+        storage.save_file(b"z", "photos/deep")
+    with pytest.raises(StorageConflictError, match="a part of it is a file") as through:
+        storage.save_file(b"z", "photos/b.jpg/c.jpg")
+    for error in (folder.value, through.value):
+        assert "storage-tmp" not in str(error) and str(tmp_path) not in str(error).split(" in ")[0]
+    assert storage.get_file("photos/b.jpg") == b"y"
+    assert sorted(storage.list_files()) == ["photos/b.jpg", "photos/deep/a.jpg"]
+
+
+def test_a_read_only_folder_is_a_storage_access_error(read_only_folder: Path) -> None:
+    from services.storage import StorageAccessError
+
+    storage = FilesystemStorage(read_only_folder)
+    with pytest.raises(StorageAccessError, match="'photos/a.jpg'.*not writable"):
+        storage.save_file(b"x", "photos/a.jpg")
+    assert storage.list_files() == []

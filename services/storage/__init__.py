@@ -9,6 +9,7 @@ from .config import S3Settings
 from .errors import (
     StorageAccessError,
     StorageConfigError,
+    StorageConflictError,
     StorageError,
     StorageUnavailableError,
     UnsafeKeyError,
@@ -25,6 +26,7 @@ __all__ = [
     "S3Storage",
     "StorageAccessError",
     "StorageConfigError",
+    "StorageConflictError",
     "StorageError",
     "StorageInterface",
     "StorageUnavailableError",

@@ -1,7 +1,8 @@
 """The storage interface every backend implements.
 
-Each public method validates its key through `clean_key` and then calls one private hook that
-does the I/O, so no backend can forget the check.
+Each public method validates its key through `_key` (the shared rules of `clean_key`, then the
+backend's own `_check_key`) and then calls one private hook that does the I/O, so no backend
+can forget the check and every method applies the same rule.
 """
 
 from __future__ import annotations
@@ -19,25 +20,25 @@ class StorageInterface(ABC):
 
     def ensure_directories(self, *paths: str) -> None:
         """Make sure the given folders exist (a no-op where folders are implicit)."""
-        self._ensure_directories([clean_key(path.rstrip("/")) for path in paths])
+        self._ensure_directories([self._key(path.rstrip("/")) for path in paths])
 
     def save_file(self, content: bytes, path: str, content_type: str | None = None) -> str:
         """Store `content` under `path` (replacing any file there) and return its URL."""
-        key = clean_key(path)
+        key = self._key(path)
         self._save(key, bytes(content), content_type or guess_content_type(key))
         return self._url(key)
 
     def get_file(self, path: str) -> bytes:
         """Return the contents of `path`; raise `FileNotFoundError` when there is none."""
-        return self._read(clean_key(path))
+        return self._read(self._key(path))
 
     def file_exists(self, path: str) -> bool:
         """Tell whether a file is stored under `path`."""
-        return self._exists(clean_key(path))
+        return self._exists(self._key(path))
 
     def delete_file(self, path: str) -> bool:
         """Delete `path`; return False when there was nothing to delete."""
-        return self._delete(clean_key(path))
+        return self._delete(self._key(path))
 
     def list_files(self, prefix: str = "") -> list[str]:
         """Return every key that starts with `prefix`, sorted."""
@@ -45,11 +46,20 @@ class StorageInterface(ABC):
 
     def get_file_url(self, path: str) -> str:
         """Return a URL that serves `path`."""
-        return self._url(clean_key(path))
+        return self._url(self._key(path))
 
     def describe(self) -> str:
         """One line naming the backend and where it keeps files (never a secret)."""
         return self.backend_name
+
+    def _key(self, path: str) -> str:
+        """The one gate for keys: the rules all backends share, then this backend's own."""
+        key = clean_key(path)
+        self._check_key(key)
+        return key
+
+    def _check_key(self, key: str) -> None:  # noqa: B027 - optional hook
+        """Refuse a key this backend cannot hold (beyond the shared rules); raise UnsafeKeyError."""
 
     def _ensure_directories(self, keys: list[str]) -> None:  # noqa: B027 - optional hook
         """Folders are implicit in most backends: nothing to do."""

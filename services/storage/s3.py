@@ -18,7 +18,14 @@ from urllib.parse import quote, urlsplit
 
 from .base import StorageInterface
 from .config import S3Settings
-from .errors import StorageAccessError, StorageConfigError, StorageError, StorageUnavailableError
+from .errors import (
+    StorageAccessError,
+    StorageConfigError,
+    StorageError,
+    StorageUnavailableError,
+    UnsafeKeyError,
+)
+from .keys import MAX_KEY_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +82,14 @@ class S3Storage(StorageInterface):
 
     def _object_key(self, key: str) -> str:
         return f"{self.settings.prefix}{key}"
+
+    def _check_key(self, key: str) -> None:
+        size = len(self._object_key(key).encode("utf-8", "surrogatepass"))
+        if size > MAX_KEY_BYTES:
+            raise UnsafeKeyError(
+                f"Storage key {key[:40]!r}… is {size} bytes long with the prefix "
+                f"{self.settings.prefix!r}: S3 takes at most {MAX_KEY_BYTES}; shorten it."
+            )
 
     def _save(self, key: str, content: bytes, content_type: str) -> None:
         logger.debug("uploading %s (%d bytes, %s)", key, len(content), content_type)

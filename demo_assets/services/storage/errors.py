@@ -11,6 +11,10 @@ class UnsafeKeyError(StorageError, ValueError):
     """A key is empty, absolute, climbs out of its base, or holds a forbidden character."""
 
 
+class StorageConflictError(StorageError):
+    """A key collides with what is stored: it names a folder, or runs through a file."""
+
+
 class StorageConfigError(StorageError):
     """The environment does not describe a usable storage backend."""
 

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
 from .base import StorageInterface
-from .errors import UnsafeKeyError
+from .errors import (
+    StorageAccessError,
+    StorageConflictError,
+    StorageError,
+    StorageUnavailableError,
+    UnsafeKeyError,
+)
+from .keys import check_local_key
 
 # Partly written files carry this prefix until they are renamed into place; listings skip them.
 _TEMPORARY_PREFIX = ".storage-tmp-"
+_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 class FilesystemStorage(StorageInterface):
@@ -28,6 +40,10 @@ class FilesystemStorage(StorageInterface):
     def describe(self) -> str:
         return f"filesystem ({self.base_dir})"
 
+    def _check_key(self, key: str) -> None:
+        check_local_key(key)
+        self._path(key)
+
     def _path(self, key: str) -> Path:
         """Join `key` under the base folder, refusing anything that resolves outside it."""
         base = os.path.realpath(self.base_dir)
@@ -37,39 +53,90 @@ class FilesystemStorage(StorageInterface):
             raise UnsafeKeyError(f"Storage key {key!r} resolves outside {self.base_dir}.")
         return Path(target)
 
+    @contextmanager
+    def _translate(self, action: str, key: str) -> Iterator[None]:
+        """Turn the system's refusals into this package's errors, naming the key, not the path.
+
+        A missing key stays `FileNotFoundError`, as the interface promises.
+        """
+        try:
+            yield
+        except (FileNotFoundError, StorageError):
+            raise
+        except IsADirectoryError:
+            raise StorageConflictError(
+                f"Cannot {action} {key!r}: it is a folder in {self.base_dir}; "
+                "choose another key or remove the folder."
+            ) from None
+        except (NotADirectoryError, FileExistsError):
+            raise StorageConflictError(
+                f"Cannot {action} {key!r}: a part of it is a file in {self.base_dir}, "
+                "so it cannot also be a folder; choose another key."
+            ) from None
+        except OSError as error:
+            if error.errno in _FULL:
+                raise StorageUnavailableError(
+                    f"Cannot {action} {key!r}: no space left for {self.base_dir}; free some space."
+                ) from None
+            if error.errno in _REFUSED:
+                raise StorageAccessError(
+                    f"Cannot {action} {key!r}: {self.base_dir} is not writable "
+                    f"({error.strerror}); fix its permissions, or use S3 where the disk is "
+                    "read-only."
+                ) from None
+            if error.errno == errno.ENAMETOOLONG:
+                raise UnsafeKeyError(
+                    f"Cannot {action} {key!r}: the path is too long for this filesystem; "
+                    "use a shorter key."
+                ) from None
+            raise StorageError(
+                f"Cannot {action} {key!r} in {self.base_dir}: {error.strerror}."
+            ) from None
+
     def _ensure_directories(self, keys: list[str]) -> None:
-        self.base_dir.mkdir(parents=True, exist_ok=True)
+        with self._translate("create the folder", str(self.base_dir)):
+            self.base_dir.mkdir(parents=True, exist_ok=True)
         for key in keys:
-            self._path(key).mkdir(parents=True, exist_ok=True)
+            with self._translate("create the folder", key):
+                self._path(key).mkdir(parents=True, exist_ok=True)
 
     def _save(self, key: str, content: bytes, content_type: str) -> None:
         target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Write a temporary file beside the target and rename it over: readers never see half.
-        descriptor, temporary = tempfile.mkstemp(prefix=_TEMPORARY_PREFIX, dir=target.parent)
-        try:
-            with os.fdopen(descriptor, "wb") as stream:
-                stream.write(content)
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with self._translate("save", key):
+            if target.is_dir():
+                raise IsADirectoryError(key)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # Write a temporary file beside the target and rename it over: readers never see
+            # half a file, and a failure leaves the old one in place.
+            descriptor, temporary = tempfile.mkstemp(prefix=_TEMPORARY_PREFIX, dir=target.parent)
+            try:
+                with os.fdopen(descriptor, "wb") as stream:
+                    stream.write(content)
+                os.chmod(temporary, 0o644)
+                os.replace(temporary, target)
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
 
     def _read(self, key: str) -> bytes:
         path = self._path(key)
-        if not path.is_file():
-            raise FileNotFoundError(f"No file stored under {key!r}.")
-        return path.read_bytes()
+        with self._translate("read", key):
+            if not path.is_file():
+                raise FileNotFoundError(f"No file stored under {key!r}.")
+            return path.read_bytes()
 
     def _exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
     def _delete(self, key: str) -> bool:
-        try:
-            self._path(key).unlink()
-        except (FileNotFoundError, IsADirectoryError):
-            return False
+        path = self._path(key)
+        with self._translate("delete", key):
+            if not path.is_file():
+                return False
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                return False
         return True
 
     def _list(self, prefix: str) -> list[str]:

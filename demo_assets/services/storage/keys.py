@@ -1,17 +1,44 @@
-"""Validation of storage keys: the one choke point every backend sends keys through."""
+"""Validation of storage keys: the one choke point every backend sends keys through.
+
+`clean_key` holds the rules every backend shares, so a key means the same everywhere;
+`check_local_key` adds what a local filesystem of the running system cannot store.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+
 from .errors import UnsafeKeyError
 
-_FORBIDDEN_CHARACTERS = {"\\": "a backslash", "\x00": "a NUL character"}
+# S3's limit for an object key, in UTF-8 bytes; the same limit everywhere keeps keys portable.
+MAX_KEY_BYTES = 1024
+# The longest file or folder name most filesystems take (ext4, APFS, NTFS), in bytes.
+MAX_SEGMENT_BYTES = 255
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_WINDOWS_RESERVED = re.compile(r"(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?", re.IGNORECASE)
+_WINDOWS_FORBIDDEN = set('<>:"|?*')
 
 
 def clean_key(key: str) -> str:
     """Return `key` if it is a safe, POSIX-style relative path; raise `UnsafeKeyError` otherwise."""
     if not isinstance(key, str) or not key:
         raise UnsafeKeyError("Storage key is empty: use a relative path such as 'photos/a.jpg'.")
-    _check_characters(key)
+    control = _CONTROL.search(key)
+    if control:
+        raise UnsafeKeyError(
+            f"Storage key {key!r} contains a control character (U+{ord(control.group()):04X}): "
+            "use printable characters only."
+        )
+    if "\\" in key:
+        raise UnsafeKeyError(f"Storage key {key!r} contains a backslash: use '/' between folders.")
+    size = len(key.encode("utf-8", "surrogatepass"))
+    if size > MAX_KEY_BYTES:
+        raise UnsafeKeyError(
+            f"Storage key {key[:40]!r}… is {size} bytes long: keys may hold at most "
+            f"{MAX_KEY_BYTES} bytes of UTF-8 (S3's limit); shorten it."
+        )
     if key.startswith("/"):
         raise UnsafeKeyError(f"Storage key {key!r} is absolute: drop the leading '/'.")
     segments = key.split("/")
@@ -24,6 +51,35 @@ def clean_key(key: str) -> str:
     return key
 
 
+def check_local_key(key: str, windows: bool = os.name == "nt") -> None:
+    """Refuse a (clean) key that a local filesystem of this system cannot hold as a path."""
+    for segment in key.split("/"):
+        size = len(segment.encode("utf-8", "surrogatepass"))
+        if size > MAX_SEGMENT_BYTES:
+            raise UnsafeKeyError(
+                f"Storage key {key[:40]!r}… has a name of {size} bytes: a file or folder name on "
+                f"disk may hold at most {MAX_SEGMENT_BYTES}; shorten it."
+            )
+        if not windows:
+            continue
+        if _WINDOWS_RESERVED.fullmatch(segment):
+            raise UnsafeKeyError(
+                f"Storage key {key!r} uses {segment!r}, a name Windows reserves for a device: "
+                "rename it."
+            )
+        if segment.endswith((".", " ")):
+            raise UnsafeKeyError(
+                f"Storage key {key!r} has a name ending in a dot or a space ({segment!r}), "
+                "which Windows drops: rename it."
+            )
+        forbidden = sorted(_WINDOWS_FORBIDDEN.intersection(segment))
+        if forbidden:
+            raise UnsafeKeyError(
+                f"Storage key {key!r} contains {' '.join(forbidden)}, which Windows does not "
+                "allow in file names: rename it."
+            )
+
+
 def clean_prefix(prefix: str) -> str:
     """Return a listing prefix ('' for everything, 'photos/' or 'photos/a') once it is safe."""
     if prefix == "":
@@ -31,9 +87,3 @@ def clean_prefix(prefix: str) -> str:
     # A trailing slash names a folder; the rest must be a valid key.
     clean_key(prefix[:-1] if prefix.endswith("/") else prefix)
     return prefix
-
-
-def _check_characters(key: str) -> None:
-    for character, name in _FORBIDDEN_CHARACTERS.items():
-        if character in key:
-            raise UnsafeKeyError(f"Storage key {key!r} contains {name}: use '/' between folders.")
