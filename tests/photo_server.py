@@ -26,6 +26,8 @@ class PhotoServer:
     images: dict[str, bytes]
     hits: Counter[str] = field(default_factory=Counter)
     latency: float = 0.0
+    # The client end (address, port) of every connection that sent a request.
+    connections: set[tuple[str, int]] = field(default_factory=set)
 
     def url(self, path: str) -> str:
         return f"{self.origin}/{path}"
@@ -50,6 +52,7 @@ def photo_server(latency: float = 0.0, slow_seconds: float = 3.0) -> Iterator[Ph
         def do_GET(self) -> None:
             path = self.path.lstrip("/")
             state.hits[path] += 1
+            state.connections.add(self.client_address)
             if state.latency:
                 time.sleep(state.latency)
             name = path.removeprefix("photos/").split("?")[0]
@@ -65,6 +68,14 @@ def photo_server(latency: float = 0.0, slow_seconds: float = 3.0) -> Iterator[Ph
                     self._send(500, "text/plain", b"try again")
                 else:
                     self._send(200, "image/jpeg", images["green.jpg"])
+            elif path == "retry-after.jpg":
+                if state.hits[path] == 1:
+                    self.send_response(429)
+                    self.send_header("Retry-After", "1")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                else:
+                    self._send(200, "image/jpeg", images["red.jpg"])
             elif path == "always-500.jpg":
                 self._send(503, "text/plain", b"down")
             elif path == "page.jpg":

@@ -264,3 +264,37 @@ def test_a_photo_the_storage_refuses_fails_alone(tmp_path: Path) -> None:
     assert lines["sample_photos/two.jpg"][0] == "copied"
     assert (blocked / "keep.txt").read_text() == "not mine"
     assert "Traceback" not in result.stderr
+
+
+def test_downloads_share_kept_alive_connections(photos: PhotoServer) -> None:
+    import contextlib
+
+    from demo_scripts.photo_download import http_pool
+
+    pool = http_pool(concurrency=1)
+    for name in ("red.jpg", "blue.png", "red.jpg", "missing.jpg", "blue.png"):
+        with contextlib.suppress(DownloadFailed):
+            fetch_image(photos.url(f"photos/{name}"), timeout=2, max_bytes=1 << 20, pool=pool)
+    assert sum(photos.hits.values()) == 5
+    assert len(photos.connections) == 1, "one connection, kept alive, served every request"
+
+
+def test_retry_after_is_honoured(photos: PhotoServer) -> None:
+    import time
+
+    started = time.monotonic()
+    body, mime = fetch_image(photos.url("retry-after.jpg"), timeout=2, max_bytes=1 << 20)
+    waited = time.monotonic() - started
+    assert mime == "image/jpeg" and body == photos.images["red.jpg"]
+    assert photos.hits["retry-after.jpg"] == 2
+    assert 0.9 <= waited < 5, "waited the second the server asked for, not the 0.5 s backoff"
+
+
+def test_a_closed_port_is_named_as_a_connection_failure() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # free, and nothing listens once the socket is closed
+    with pytest.raises(DownloadFailed, match=r"^cannot connect \(.*\) \(gave up after 3 tries\)$"):
+        fetch_image(f"http://127.0.0.1:{port}/a.jpg", timeout=1, max_bytes=1024, backoff=0.01)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from services.storage import StorageError, StorageInterface, get_storage
 
@@ -23,7 +23,10 @@ from .photo_catalog import (
     load_catalog,
     photos_in_folder,
 )
-from .photo_download import DownloadFailed, check_image, fetch_image
+from .photo_download import DownloadFailed, check_image, fetch_image, http_pool
+
+if TYPE_CHECKING:
+    import urllib3
 
 # What `prepare` and `seed_photos` raise, before any download, for a bad setup.
 CONFIGURATION_ERRORS = (PhotoConfigError, StorageError)
@@ -89,6 +92,7 @@ def seed_photos(
     # One listing up front reaches the backend before any download and replaces a check a photo.
     existing = set(storage.list_files(f"{prefix}/"))
     report = SeedReport(storage.describe())
+    connections = http_pool(options.concurrency)
 
     def seed_one(photo: PhotoSource) -> PhotoResult:
         key = keys[photo.name]
@@ -97,7 +101,7 @@ def seed_photos(
         if options.dry_run:
             return PhotoResult(photo.name, key, "planned", storage.get_file_url(key))
         try:
-            content, content_type = _obtain(photo, options)
+            content, content_type = _obtain(photo, options, connections)
             url = storage.save_file(content, key, content_type)
         except (DownloadFailed, StorageError, OSError) as error:
             return PhotoResult(photo.name, key, "failed", reason=str(error))
@@ -115,7 +119,9 @@ def seed_photos(
     return report
 
 
-def _obtain(photo: PhotoSource, options: SeedOptions) -> tuple[bytes, str]:
+def _obtain(
+    photo: PhotoSource, options: SeedOptions, pool: urllib3.PoolManager
+) -> tuple[bytes, str]:
     if photo.file is not None:
         try:
             content = photo.file.read_bytes()
@@ -124,5 +130,9 @@ def _obtain(photo: PhotoSource, options: SeedOptions) -> tuple[bytes, str]:
         return content, check_image(content, options.max_bytes, "the file")
     assert photo.url is not None
     return fetch_image(
-        photo.url, timeout=options.timeout, max_bytes=options.max_bytes, backoff=options.backoff
+        photo.url,
+        timeout=options.timeout,
+        max_bytes=options.max_bytes,
+        backoff=options.backoff,
+        pool=pool,
     )
