@@ -281,12 +281,12 @@ def test_a_refused_write_rolls_everything_back(saved_project: Path) -> None:
     for name in ("base.py", "__init__.py"):
         (saved_project / "services/storage" / name).write_text(f"edited {name}")
     (saved_project / "demo_scripts/extra.py").write_text("extra")
-    before = capture(saved_project)
     blocked = saved_project / "demo_assets/services/storage"
     if os.geteuid() == 0:
         _immutable(blocked, True)
     else:
         blocked.chmod(0o555)
+    before = capture(saved_project)
     try:
         with pytest.raises(PlanError, match="(Permission denied|Operation not permitted|put back)"):
             commands.save(saved_project)
