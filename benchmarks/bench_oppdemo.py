@@ -30,6 +30,7 @@ version = "0"
 
 [[tool.oppdemo.assets]]
 path = "demo_scripts"
+saved = "scripts"
 """
 
 
@@ -103,7 +104,7 @@ def report(name: str, ours: float, theirs: float, tool: str, target: float) -> b
     ratio = ours / theirs
     verdict = "ok" if ratio <= target else "MISSED"
     figures = f"oppdemo {ours:7.3f} s  {tool} {theirs:7.3f} s  ratio {ratio:5.2f}"
-    print(f"{name:<44} {figures}  target <= {target}  {verdict}")
+    print(f"{name:<50} {figures}  target <= {target}  {verdict}")
     return ratio <= target
 
 
@@ -125,20 +126,29 @@ def bench_diff_many_files(base: Path, repeats: int, files: int) -> list[bool]:
     idle_save = median_time(lambda: oppdemo(project, "save"), repeats)
     results.append(report("save, nothing changed", idle_save, in_sync_diff, "diff   ", 1.2))
 
-    # A full save of a new tree, against cp -a of the same tree.
+    # A full save of a new tree, against cp -a of the same tree: once with the disk synced
+    # before each run (both tools may then wait on writeback), once with the page cache warm
+    # and dirty (what a second save in a row meets: creating files is all that costs).
     copy = base / "cp-copy"
 
-    def clear_snapshot() -> None:
-        shutil.rmtree(snap, ignore_errors=True)
-        shutil.rmtree(project / "backups", ignore_errors=True)
-        shutil.rmtree(copy, ignore_errors=True)
-        subprocess.run(["sync"], check=True)
+    def clear(sync: bool) -> Callable[[], None]:
+        def clear_snapshot() -> None:
+            shutil.rmtree(snap, ignore_errors=True)
+            shutil.rmtree(project / "backups", ignore_errors=True)
+            shutil.rmtree(copy, ignore_errors=True)
+            if sync:
+                subprocess.run(["sync"], check=True)
 
-    full_save = median_time(lambda: oppdemo(project, "save"), repeats, clear_snapshot)
-    cp = median_time(lambda: run("cp", "-a", work, copy), repeats, clear_snapshot)
-    assert oppdemo(project, "save") == 0 and oppdemo(project, "diff") == 0, "the save is whole"
-    assert sum(1 for _ in snap.rglob("*.bin")) == files
-    results.append(report("save, full copy of a new tree", full_save, cp, "cp -a  ", 1.5))
+        return clear_snapshot
+
+    for label, sync in (("synced disk", True), ("warm cache", False)):
+        full_save = median_time(lambda: oppdemo(project, "save"), repeats, clear(sync))
+        cp = median_time(lambda: run("cp", "-a", work, copy), repeats, clear(sync))
+        assert oppdemo(project, "save") == 0 and oppdemo(project, "diff") == 0, "the save is whole"
+        assert sum(1 for _ in snap.rglob("*.bin")) == files
+        results.append(
+            report(f"save, full copy of a new tree, {label}", full_save, cp, "cp -a  ", 1.5)
+        )
     shutil.rmtree(project)
     return results
 

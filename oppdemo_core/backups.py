@@ -245,8 +245,9 @@ def _write_record(folder: Path, record: Record) -> None:
         "undoes": record.undoes,
         "operations": [vars(operation) for operation in record.operations],
     }
-    # The folder is still hidden under its partial name: a plain write is safe here.
-    (folder / RECORD_NAME).write_text(json.dumps(data, indent=1), encoding="utf-8")
+    # The folder is still hidden under its partial name: a plain write is safe here. Compact
+    # JSON keeps to the C encoder (indenting 10,000 operations took 0.2 s).
+    (folder / RECORD_NAME).write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
 
 
 def _new_id(folder: Path) -> str:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import errno
+import json
 import os
+import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from . import fileops
 from .backups import BackupStore, Record
@@ -71,18 +76,118 @@ def apply_operations(
 ) -> None:
     """Perform operations in order, stopping between two of them when `guard` saw a signal.
 
-    One at a time: creating files is what costs, and threads only contend for the lock that
-    serialises them (measured: 2,000 small files took 2.0 s on 8 threads, 1.7 s on one).
-    With `link`, files are placed as hard links to their sources (a rollback from a backup).
+    Operations are ordered with the writes last, and writes are independent of one another
+    once the folders exist: with many of them, half are done by a forked child on the other
+    core. (Threads would not help: the many short system calls contend for the GIL; measured
+    on 2 cores, 10,000 small files took 0.21 s in one process, 0.12 s in two.) With `link`,
+    files are placed as hard links to their sources (a rollback from a backup).
     """
+    base = str(root)  # string paths: pathlib's joins cost more than the copies themselves
+    first_write = len(operations)
+    while first_write > 0 and operations[first_write - 1].action == "write":
+        first_write -= 1
+    _apply(base, operations[:first_write], guard, link)
+    writes = operations[first_write:]
+    if len(writes) >= _FORK_FROM and _CAN_FORK:
+        _apply_in_two_processes(base, writes, guard or SignalGuard(), link)
+    else:
+        _apply(base, writes, guard, link)
+
+
+# Below this many writes a second process costs more than it saves.
+_FORK_FROM = 1_000
+# Linux only: fork without exec is unsafe on macOS, and Windows has no fork.
+_CAN_FORK = sys.platform.startswith("linux")
+
+
+def _apply(
+    base: str, operations: tuple[Operation, ...], guard: SignalGuard | None, link: bool
+) -> None:
     for operation in operations:
         if guard is not None:
             guard.check()
         if operation.action == "write":
-            assert operation.source is not None
-            fileops.place(root / operation.source, root / operation.path, operation.kind, link)
+            source, target = f"{base}/{operation.source}", f"{base}/{operation.path}"
+            fileops.place(source, target, operation.kind, link)
+        elif operation.action == "mkdir":
+            fileops.make_folder(Path(base, operation.path), operation.mode)
         else:
-            _ACTIONS[operation.action](root, operation)
+            fileops.remove(f"{base}/{operation.path}", operation.kind)
+
+
+def _apply_in_two_processes(
+    base: str, writes: tuple[Operation, ...], guard: SignalGuard, link: bool
+) -> None:
+    """Do the first half of `writes` here and the second in a forked child.
+
+    The child reports how its half ended through a pipe: done, an OS error (re-raised here,
+    so the caller rolls back both halves), or a signal. It dies with its parent, so a killed
+    command never leaves a child writing on.
+    """
+    middle = len(writes) // 2
+    parent = os.getpid()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.close(read_end)
+        _die_with_parent(parent)
+        _report_half(write_end, lambda: _apply(base, writes[middle:], guard, link), guard)
+    os.close(write_end)
+    failure: OSError | Interrupted | None = None
+    try:
+        _apply(base, writes[:middle], guard, link)
+    except (OSError, Interrupted) as error:
+        failure = error
+    finally:
+        # Wait for the child's half in any case: a rollback must not race its writes.
+        with os.fdopen(read_end, "rb") as pipe:
+            message = pipe.read()
+        os.waitpid(pid, 0)
+    if failure is not None:
+        raise failure
+    kind, payload = message[:1], message[1:]
+    if kind == b"e":
+        number, reason, filename = json.loads(payload)
+        raise OSError(number, reason, filename)
+    if kind == b"i":
+        guard.received = guard.received or int(payload)
+        guard.check()
+    if kind != b"o":
+        raise OSError(errno.EIO, "the second copying process died", f"{base}/{writes[middle].path}")
+
+
+def _report_half(descriptor: int, work: Callable[[], None], guard: SignalGuard) -> NoReturn:
+    code = 0
+    try:
+        try:
+            work()
+            message = b"o"
+        except OSError as error:
+            message = b"e" + json.dumps([error.errno, error.strerror, error.filename]).encode()
+        except Interrupted:
+            message = b"i" + str(guard.received).encode()
+        with os.fdopen(descriptor, "wb") as pipe:
+            pipe.write(message)
+    except BaseException:
+        code = 1
+    finally:
+        # Leave without running the parent's exit handlers or flushing its buffers twice.
+        os._exit(code)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this child when its parent dies (SIGKILL included)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def reverse_operations(store: BackupStore, record: Record) -> tuple[Operation, ...]:
@@ -149,18 +254,3 @@ def _relative(root: Path, name: str | os.PathLike[str]) -> str:
         return Path(name).relative_to(root).as_posix()
     except ValueError:
         return str(name)
-
-
-def _remove(root: Path, operation: Operation) -> None:
-    fileops.remove(root / operation.path, operation.kind)
-
-
-def _mkdir(root: Path, operation: Operation) -> None:
-    fileops.make_folder(root / operation.path, operation.mode)
-
-
-_ACTIONS: dict[str, Callable[[Path, Operation], None]] = {
-    "remove": _remove,
-    "rmdir": _remove,
-    "mkdir": _mkdir,
-}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 import shutil
 import stat
@@ -15,7 +16,7 @@ from .ignore import TEMPORARY_SUFFIX
 from .scan import Kind
 
 
-def place(source: Path, target: Path, kind: Kind, link: bool = False) -> None:
+def place(source: str | Path, target: str | Path, kind: Kind, link: bool = False) -> None:
     """Put a copy of `source` (a file or a symlink) at `target`, atomically.
 
     The copy is made beside the target and renamed over it, so a reader or a crash never meets
@@ -23,11 +24,14 @@ def place(source: Path, target: Path, kind: Kind, link: bool = False) -> None:
     a file is placed as a hard link to `source` where the filesystem allows, which needs no
     space for its contents.
     """
+    source, target = os.fspath(source), os.fspath(target)
     if link and kind == "file" and _same_inode(source, target):
         # Already in place (a rollback meets files the command never got to); renaming a hard
         # link over another link to the same file would do nothing and leave the temporary.
         return
-    temporary = f"{target.parent}/.{target.name}.{os.urandom(4).hex()}{TEMPORARY_SUFFIX}"
+    folder, name = os.path.split(target)
+    # Unique within this run (a counter) and across runs (a random tag per process).
+    temporary = f"{folder}/.{name}.{_RUN_TAG}{next(_COUNTER)}{TEMPORARY_SUFFIX}"
     try:
         if kind == "link":
             os.symlink(os.readlink(source), temporary)
@@ -38,14 +42,21 @@ def place(source: Path, target: Path, kind: Kind, link: bool = False) -> None:
                 _copy_file(source, temporary)
         else:
             _copy_file(source, temporary)
-        _retry_if_read_only(target, lambda: os.replace(temporary, target))
+        try:
+            os.replace(temporary, target)
+        except PermissionError:
+            _retry_if_read_only(target, lambda: os.replace(temporary, target))
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
 
 
-def _same_inode(first: Path, second: Path) -> bool:
+_RUN_TAG = os.urandom(3).hex()
+_COUNTER = itertools.count()
+
+
+def _same_inode(first: str, second: str) -> bool:
     try:
         a, b = os.lstat(first), os.lstat(second)
     except OSError:
@@ -61,7 +72,7 @@ _SENDFILE = sys.platform.startswith("linux")
 _BY_DESCRIPTOR = os.chmod in os.supports_fd and os.utime in os.supports_fd
 
 
-def _copy_file(source: Path, destination: str) -> None:
+def _copy_file(source: str, destination: str) -> None:
     """Copy contents, permission bits and modification time, with as few system calls as can be.
 
     Saves and restores copy thousands of small files, so this skips shutil's layers (and its
@@ -129,7 +140,7 @@ def keep(path: Path, copy_path: Path, kind: Kind) -> None:
         shutil.copy2(path, copy_path, follow_symlinks=False)
 
 
-def remove(path: Path, kind: Kind) -> None:
+def remove(path: str | Path, kind: Kind) -> None:
     """Remove a file, link or (empty) folder; one already gone is not an error."""
     try:
         if kind == "dir":
@@ -151,7 +162,7 @@ def make_folder(path: Path, mode: int) -> None:
     os.chmod(path, mode)
 
 
-def _retry_if_read_only(path: Path, action: Callable[[], None]) -> None:
+def _retry_if_read_only(path: str | Path, action: Callable[[], None]) -> None:
     """Run `action`; on Windows, where a read-only file cannot be replaced or deleted, clear
     the read-only flag of `path` and try once more (its backup keeps the original mode)."""
     try:

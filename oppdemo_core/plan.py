@@ -159,21 +159,21 @@ def missing_folders(root: Path, path: str) -> list[Operation]:
 
 def check_access(root: Path, plan: Plan) -> None:
     """Refuse a plan that would fail half-way for lack of permission to read or write."""
-    writable: set[Path] = set()
+    base = str(root)
+    writable: set[str] = set()
     for operation in plan.operations:
         reads_a_file = operation.action == "write" and operation.kind == "file"
-        if reads_a_file and not os.access(root / str(operation.source), os.R_OK):
+        if reads_a_file and not os.access(f"{base}/{operation.source}", os.R_OK):
             raise PlanError(f"Cannot read {operation.source}: fix its permissions and rerun.")
-        parent = (root / operation.path).parent
+        parent = operation.path.rpartition("/")[0]
         if parent in writable:
             continue
         folder = parent
-        while not folder.is_dir() and folder != root:
-            folder = folder.parent
-        if not os.access(folder, os.W_OK | os.X_OK):
-            where = folder.relative_to(root).as_posix() if folder != root else "the project folder"
+        while folder and not os.path.isdir(f"{base}/{folder}"):
+            folder = folder.rpartition("/")[0]
+        if not os.access(f"{base}/{folder}" if folder else base, os.W_OK | os.X_OK):
             raise PlanError(
                 f"Permission denied: cannot change {operation.path}; fix the permissions of "
-                f"{where} and rerun."
+                f"{folder or 'the project folder'} and rerun."
             )
         writable.add(parent)
