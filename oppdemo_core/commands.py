@@ -266,7 +266,7 @@ def _change(manifest: Manifest, build: Callable[[], Plan], dry_run: bool) -> Out
         guard.check()
         if not plan.operations:
             for stale in plan.stale:
-                fileops.remove(manifest.root / stale, "file")
+                fileops.remove_temporary(manifest.root / stale)
             return Outcome(plan)
         return Outcome(plan, execute(store, plan, guard))
 

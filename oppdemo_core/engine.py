@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import glob
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ from typing import NoReturn
 from . import fileops
 from .backups import BackupStore, Record
 from .errors import PlanError
-from .ignore import NO_IGNORES
+from .ignore import NO_IGNORES, TEMPORARY_SUFFIX
 from .interrupt import Interrupted, SignalGuard
 from .plan import Operation, Plan, ordered, removal
 from .scan import Kind, scan_tree
@@ -30,7 +31,7 @@ def execute(store: BackupStore, plan: Plan, guard: SignalGuard | None = None) ->
     root = store.root
     guard = guard or SignalGuard()
     for stale in plan.stale:
-        fileops.remove(root / stale, "file")
+        fileops.remove_temporary(root / stale)
     record = store.begin(plan.command, plan.operations, plan.undoes)
     try:
         guard.check()
@@ -86,12 +87,64 @@ def apply_operations(
     first_write = len(operations)
     while first_write > 0 and operations[first_write - 1].action == "write":
         first_write -= 1
-    _apply(base, operations[:first_write], guard, link)
-    writes = operations[first_write:]
-    if len(writes) >= _FORK_FROM and _CAN_FORK:
-        _apply_in_two_processes(base, writes, guard or SignalGuard(), link)
-    else:
-        _apply(base, writes, guard, link)
+    staging = Staging(base, operations[:first_write])
+    try:
+        _apply(base, operations[:first_write], guard, link, staging)
+        writes = operations[first_write:]
+        if len(writes) >= _FORK_FROM and _CAN_FORK:
+            _apply_in_two_processes(base, writes, guard or SignalGuard(), link, staging)
+        else:
+            _apply(base, writes, guard, link, staging)
+        staging.publish()
+    except BaseException:
+        staging.discard()
+        raise
+
+
+class Staging:
+    """New folders are filled under a hidden name beside their place, then renamed into it.
+
+    A folder that the operations create (and whose parent they do not create too) is made as a
+    temporary folder; everything the operations put inside it goes there directly, needing no
+    rename of its own, and the whole folder appears in one rename at the end. A crash leaves a
+    hidden temporary folder, never a half-filled one, and the next run clears it away.
+    """
+
+    def __init__(self, base: str, operations: tuple[Operation, ...]) -> None:
+        self.base = base
+        created = {op.path for op in operations if op.action == "mkdir"}
+        self.folders: dict[str, str] = {}
+        for path in sorted(created):
+            parent, _, name = path.rpartition("/")
+            if parent in created:
+                continue
+            for leftover in Path(base, parent).glob(f".{glob.escape(name)}.*{TEMPORARY_SUFFIX}"):
+                fileops.remove_temporary(leftover)  # from a run that was killed
+            staged = fileops.temporary_name(f"{base}/{path}")
+            self.folders[path] = staged[len(base) + 1 :]
+        self._published: set[str] = set()
+
+    def locate(self, path: str) -> tuple[str, bool]:
+        """Where `path` is made for now, and whether that is inside a staged folder."""
+        if self.folders:
+            prefix = ""
+            for part in path.split("/"):
+                prefix = f"{prefix}/{part}" if prefix else part
+                staged = self.folders.get(prefix)
+                if staged is not None:
+                    return staged + path[len(prefix) :], prefix != path
+        return path, False
+
+    def publish(self) -> None:
+        for final, staged in self.folders.items():
+            os.rename(f"{self.base}/{staged}", f"{self.base}/{final}")
+            self._published.add(final)
+
+    def discard(self) -> None:
+        """Remove the staged folders not yet in place (a failed or interrupted command)."""
+        for final, staged in self.folders.items():
+            if final not in self._published:
+                fileops.remove_temporary(f"{self.base}/{staged}")
 
 
 # Below this many writes a second process costs more than it saves.
@@ -101,22 +154,28 @@ _CAN_FORK = sys.platform.startswith("linux")
 
 
 def _apply(
-    base: str, operations: tuple[Operation, ...], guard: SignalGuard | None, link: bool
+    base: str,
+    operations: tuple[Operation, ...],
+    guard: SignalGuard | None,
+    link: bool,
+    staging: Staging,
 ) -> None:
     for operation in operations:
         if guard is not None:
             guard.check()
         if operation.action == "write":
-            source, target = f"{base}/{operation.source}", f"{base}/{operation.path}"
-            fileops.place(source, target, operation.kind, link)
+            path, staged = staging.locate(operation.path)
+            source = f"{base}/{operation.source}"
+            fileops.place(source, f"{base}/{path}", operation.kind, link, staged)
         elif operation.action == "mkdir":
-            fileops.make_folder(Path(base, operation.path), operation.mode)
-        else:
+            path, _ = staging.locate(operation.path)
+            fileops.make_folder(Path(base, path), operation.mode)
+        else:  # removals act on what is in place, never on a staged folder
             fileops.remove(f"{base}/{operation.path}", operation.kind)
 
 
 def _apply_in_two_processes(
-    base: str, writes: tuple[Operation, ...], guard: SignalGuard, link: bool
+    base: str, writes: tuple[Operation, ...], guard: SignalGuard, link: bool, staging: Staging
 ) -> None:
     """Do the first half of `writes` here and the second in a forked child.
 
@@ -131,11 +190,11 @@ def _apply_in_two_processes(
     if pid == 0:  # the child
         os.close(read_end)
         _die_with_parent(parent)
-        _report_half(write_end, lambda: _apply(base, writes[middle:], guard, link), guard)
+        _report_half(write_end, lambda: _apply(base, writes[middle:], guard, link, staging), guard)
     os.close(write_end)
     failure: OSError | Interrupted | None = None
     try:
-        _apply(base, writes[:middle], guard, link)
+        _apply(base, writes[:middle], guard, link, staging)
     except (OSError, Interrupted) as error:
         failure = error
     finally:

@@ -16,32 +16,28 @@ from .ignore import TEMPORARY_SUFFIX
 from .scan import Kind
 
 
-def place(source: str | Path, target: str | Path, kind: Kind, link: bool = False) -> None:
+def place(
+    source: str | Path, target: str | Path, kind: Kind, link: bool = False, staged: bool = False
+) -> None:
     """Put a copy of `source` (a file or a symlink) at `target`, atomically.
 
     The copy is made beside the target and renamed over it, so a reader or a crash never meets
     half a file, and a symlink at `target` is replaced rather than written through. With `link`
     a file is placed as a hard link to `source` where the filesystem allows, which needs no
-    space for its contents.
+    space for its contents. With `staged`, `target` lies in a folder that is still hidden under
+    a temporary name (see `temporary_name`), so the copy is made in place.
     """
     source, target = os.fspath(source), os.fspath(target)
+    if staged:
+        _make(source, target, kind, link)
+        return
     if link and kind == "file" and _same_inode(source, target):
         # Already in place (a rollback meets files the command never got to); renaming a hard
         # link over another link to the same file would do nothing and leave the temporary.
         return
-    folder, name = os.path.split(target)
-    # Unique within this run (a counter) and across runs (a random tag per process).
-    temporary = f"{folder}/.{name}.{_RUN_TAG}{next(_COUNTER)}{TEMPORARY_SUFFIX}"
+    temporary = temporary_name(target)
     try:
-        if kind == "link":
-            os.symlink(os.readlink(source), temporary)
-        elif link:
-            try:
-                os.link(source, temporary, follow_symlinks=False)
-            except OSError:
-                _copy_file(source, temporary)
-        else:
-            _copy_file(source, temporary)
+        _make(source, temporary, kind, link)
         try:
             os.replace(temporary, target)
         except PermissionError:
@@ -50,6 +46,24 @@ def place(source: str | Path, target: str | Path, kind: Kind, link: bool = False
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def temporary_name(target: str) -> str:
+    """A hidden name beside `target`, unique within this run (a counter) and across runs."""
+    folder, name = os.path.split(target)
+    return f"{folder}/.{name}.{_RUN_TAG}{next(_COUNTER)}{TEMPORARY_SUFFIX}"
+
+
+def _make(source: str, target: str, kind: Kind, link: bool) -> None:
+    if kind == "link":
+        os.symlink(os.readlink(source), target)
+    elif link:
+        try:
+            os.link(source, target, follow_symlinks=False)
+        except OSError:
+            _copy_file(source, target)
+    else:
+        _copy_file(source, target)
 
 
 _RUN_TAG = os.urandom(3).hex()
@@ -138,6 +152,14 @@ def keep(path: Path, copy_path: Path, kind: Kind) -> None:
         os.link(path, copy_path, follow_symlinks=False)
     except OSError:
         shutil.copy2(path, copy_path, follow_symlinks=False)
+
+
+def remove_temporary(path: str | Path) -> None:
+    """Remove what an interrupted run left: a temporary file, or a whole staged folder."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        remove(path, "file")
 
 
 def remove(path: str | Path, kind: Kind) -> None:
