@@ -45,6 +45,9 @@ def photo_server(latency: float = 0.0, slow_seconds: float = 3.0) -> Iterator[Ph
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; with Nagle's algorithm on, a kept-alive
+        # connection would wait for the client's delayed ACK (40 ms) before each body.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: object) -> None:
             pass
