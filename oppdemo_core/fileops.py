@@ -9,6 +9,7 @@ import os
 import shutil
 import stat
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def place(
         try:
             os.replace(temporary, target)
         except PermissionError:
-            _retry_if_read_only(target, lambda: os.replace(temporary, target))
+            _retry_on_windows(target, lambda: os.replace(temporary, target))
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
@@ -168,7 +169,7 @@ def remove(path: str | Path, kind: Kind) -> None:
         if kind == "dir":
             os.rmdir(path)
         else:
-            _retry_if_read_only(path, lambda: os.unlink(path))
+            _retry_on_windows(path, lambda: os.unlink(path))
     except FileNotFoundError:
         pass
 
@@ -184,13 +185,26 @@ def make_folder(path: Path, mode: int) -> None:
     os.chmod(path, mode)
 
 
-def _retry_if_read_only(path: str | Path, action: Callable[[], None]) -> None:
-    """Run `action`; on Windows, where a read-only file cannot be replaced or deleted, clear
-    the read-only flag of `path` and try once more (its backup keeps the original mode)."""
+def _retry_on_windows(path: str | Path, action: Callable[[], None]) -> None:
+    """Run `action` (a replace or a removal of `path`) once more where Windows refused it.
+
+    Windows cannot replace or delete a read-only file: its read-only flag is cleared (the
+    backup keeps the original mode). Nor one that another program holds open without sharing
+    it (an editor, a virus scanner): that is tried again a few times, briefly, before failing.
+    """
     try:
         action()
+        return
     except PermissionError:
-        if os.name != "nt" or not os.path.isfile(path) or os.access(path, os.W_OK):
+        if os.name != "nt":
             raise
+    if os.path.isfile(path) and not os.access(path, os.W_OK):
         os.chmod(path, stat.S_IWRITE | stat.S_IREAD)
-        action()
+    for attempt in range(1, 6):
+        try:
+            action()
+            return
+        except PermissionError:
+            if attempt == 5:
+                raise
+            time.sleep(0.05 * attempt)

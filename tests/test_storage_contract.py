@@ -176,3 +176,32 @@ def test_a_name_over_255_bytes_is_refused_on_the_filesystem_only(
     else:
         storage.save_file(b"x", key)
         assert storage.get_file(key) == b"x"
+
+
+def test_streams_round_trip_with_type_and_md5(storage: StorageInterface) -> None:
+    import hashlib
+    import io
+
+    data = bytes(range(256)) * 12_000  # 3 MB
+    url = storage.save_stream(io.BytesIO(data), "big/photo.jpg", "image/jpeg")
+    assert url == storage.get_file_url("big/photo.jpg")
+    with storage.open_file("big/photo.jpg") as stream:
+        assert (stream.size, stream.content_type) == (len(data), "image/jpeg")
+        chunks = []
+        while chunk := stream.read(1 << 20):
+            chunks.append(chunk)
+    assert b"".join(chunks) == data
+    assert storage.file_md5("big/photo.jpg") == hashlib.md5(data).hexdigest()
+    with pytest.raises(FileNotFoundError):
+        storage.open_file("big/missing.jpg")
+
+
+def test_iter_files_lists_in_key_order_with_sizes(storage: StorageInterface) -> None:
+    keys = ["a0.txt", "a/b.txt", "a-c.txt", "a/z/d.txt", "b.txt", "ä.txt"]
+    for index, key in enumerate(keys):
+        storage.save_file(b"x" * index, key)
+    listed = list(storage.iter_files())
+    assert [info.key for info in listed] == sorted(keys) == storage.list_files()
+    assert {info.key: info.size for info in listed} == {k: i for i, k in enumerate(keys)}
+    assert [info.key for info in storage.iter_files("a/")] == ["a/b.txt", "a/z/d.txt"]
+    assert [info.key for info in storage.iter_files("a")] == ["a-c.txt", "a/b.txt", "a/z/d.txt", "a0.txt"]

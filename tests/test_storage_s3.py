@@ -149,3 +149,20 @@ def test_nothing_logged_or_shown_carries_the_secret(
     assert SECRET_KEY not in caplog.text
     assert SECRET_KEY not in repr(storage.settings)  # type: ignore[attr-defined]
     assert SECRET_KEY not in storage.describe()
+
+
+def test_a_stream_over_the_threshold_goes_up_in_parts_and_keeps_its_md5(
+    s3_env: dict[str, str],
+) -> None:
+    import hashlib
+    import io
+
+    storage = make_s3_storage(s3_env, multipart_threshold=5 * 1024 * 1024)
+    data = os.urandom(11 * 1024 * 1024)
+    storage.save_stream(io.BytesIO(data), "big.bin", md5=hashlib.md5(data).hexdigest())
+    (info,) = list(storage.iter_files())
+    assert info.size == len(data)
+    assert info.md5 is None, "a multipart ETag is not an MD5"
+    assert storage.file_md5("big.bin") == hashlib.md5(data).hexdigest(), "kept in metadata"
+    with storage.open_file("big.bin") as stream:
+        assert stream.read() == data

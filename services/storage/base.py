@@ -7,10 +7,63 @@ can forget the check and every method applies the same rule.
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import BinaryIO, Protocol
 
 from .keys import clean_key, clean_prefix
+
+# Streams move in pieces of this size: memory stays flat whatever the size of the file.
+CHUNK_SIZE = 1024 * 1024
+
+
+class Readable(Protocol):
+    """Anything with `read(size)`: an open file, a `StoredFile`, an upload's spooled file."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What a listing knows of one stored file. `md5` is the hex MD5 of its bytes when the
+    backend knows it without reading them (an S3 ETag of a single-part upload), else None."""
+
+    key: str
+    size: int
+    modified: datetime | None = None
+    md5: str | None = None
+
+
+class StoredFile:
+    """A stored file opened for reading: a binary stream with the file's size and type."""
+
+    def __init__(self, stream: BinaryIO, key: str, size: int, content_type: str) -> None:
+        self._stream = stream
+        self.key = key
+        self.size = size
+        self.content_type = content_type
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size)
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> StoredFile:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 class StorageInterface(ABC):
@@ -48,6 +101,43 @@ class StorageInterface(ABC):
         """Return a URL that serves `path`."""
         return self._url(self._key(path))
 
+    # Streaming: files of any size, in constant memory.
+
+    def open_file(self, path: str) -> StoredFile:
+        """Open `path` for reading in chunks (use it in `with`); `FileNotFoundError` if absent."""
+        return self._open(self._key(path))
+
+    def save_stream(
+        self,
+        stream: Readable,
+        path: str,
+        content_type: str | None = None,
+        md5: str | None = None,
+    ) -> str:
+        """Store what `stream` yields under `path`, read in chunks, and return the URL.
+
+        `md5`, the hex MD5 of the bytes when the caller knows it, is kept with the file where
+        the backend cannot tell it otherwise (S3 objects uploaded in parts).
+        """
+        key = self._key(path)
+        self._save_stream(key, stream, content_type or guess_content_type(key), md5)
+        return self._url(key)
+
+    def iter_files(self, prefix: str = "") -> Iterator[FileInfo]:
+        """Every file under `prefix` with its size and time, in key order, a page at a time."""
+        return self._iter(clean_prefix(prefix))
+
+    def file_md5(self, path: str) -> str | None:
+        """The hex MD5 of `path`'s bytes: known, or computed by reading it; None if unknowable."""
+        return self._md5(self._key(path))
+
+    def _md5(self, key: str) -> str | None:
+        digest = hashlib.md5(usedforsecurity=False)
+        with self._open(key) as stream:
+            while chunk := stream.read(CHUNK_SIZE):
+                digest.update(chunk)
+        return digest.hexdigest()
+
     def describe(self) -> str:
         """One line naming the backend and where it keeps files (never a secret)."""
         return self.backend_name
@@ -81,6 +171,17 @@ class StorageInterface(ABC):
 
     @abstractmethod
     def _url(self, key: str) -> str: ...
+
+    @abstractmethod
+    def _open(self, key: str) -> StoredFile: ...
+
+    @abstractmethod
+    def _save_stream(
+        self, key: str, stream: Readable, content_type: str, md5: str | None
+    ) -> None: ...
+
+    @abstractmethod
+    def _iter(self, prefix: str) -> Iterator[FileInfo]: ...
 
 
 def guess_content_type(key: str) -> str:

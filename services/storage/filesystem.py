@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote
 
-from .base import StorageInterface
+from .base import CHUNK_SIZE, FileInfo, Readable, StorageInterface, StoredFile, guess_content_type
 from .errors import (
     StorageAccessError,
     StorageConflictError,
@@ -101,6 +104,12 @@ class FilesystemStorage(StorageInterface):
                 self._path(key).mkdir(parents=True, exist_ok=True)
 
     def _save(self, key: str, content: bytes, content_type: str) -> None:
+        self._write(key, lambda stream: stream.write(content))
+
+    def _save_stream(self, key: str, stream: Readable, content_type: str, md5: str | None) -> None:
+        self._write(key, lambda target: shutil.copyfileobj(stream, target, CHUNK_SIZE))
+
+    def _write(self, key: str, fill: Callable[[BinaryIO], object]) -> None:
         target = self._path(key)
         with self._translate("save", key):
             if target.is_dir():
@@ -111,12 +120,54 @@ class FilesystemStorage(StorageInterface):
             descriptor, temporary = tempfile.mkstemp(prefix=_TEMPORARY_PREFIX, dir=target.parent)
             try:
                 with os.fdopen(descriptor, "wb") as stream:
-                    stream.write(content)
+                    fill(stream)
                 os.chmod(temporary, 0o644)
                 os.replace(temporary, target)
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)
                 raise
+
+    def _open(self, key: str) -> StoredFile:
+        path = self._path(key)
+        with self._translate("read", key):
+            if not path.is_file():
+                raise FileNotFoundError(f"No file stored under {key!r}.")
+            stream = path.open("rb")
+        size = os.fstat(stream.fileno()).st_size
+        return StoredFile(stream, key, size, guess_content_type(key))
+
+    def _iter(self, prefix: str) -> Iterator[FileInfo]:
+        """Walk in key order: each folder's entries sorted as their keys sort (a folder's
+        name followed by '/'), so the listing streams without collecting every key first."""
+        base = os.path.realpath(self.base_dir)
+        folder = prefix.rpartition("/")[0]
+        start = str(self._path(folder)) if folder else base
+        if not os.path.isdir(start):
+            return
+        yield from self._walk_sorted(start, folder, prefix)
+
+    def _walk_sorted(self, directory: str, relative: str, prefix: str) -> Iterator[FileInfo]:
+        try:
+            with os.scandir(directory) as listing:
+                entries = list(listing)
+        except OSError:
+            return
+        named = []
+        for entry in entries:
+            if entry.name.startswith(_TEMPORARY_PREFIX) or entry.is_symlink():
+                continue
+            key = f"{relative}/{entry.name}" if relative else entry.name
+            is_dir = entry.is_dir(follow_symlinks=False)
+            named.append((f"{key}/" if is_dir else key, key, is_dir, entry))
+        for sort_key, key, is_dir, entry in sorted(named):
+            if is_dir:
+                # Descend only where a key below could still start with the prefix.
+                if sort_key.startswith(prefix) or prefix.startswith(sort_key):
+                    yield from self._walk_sorted(entry.path, key, prefix)
+            elif key.startswith(prefix) and entry.is_file(follow_symlinks=False):
+                info = entry.stat(follow_symlinks=False)
+                modified = datetime.fromtimestamp(info.st_mtime, UTC)
+                yield FileInfo(key, info.st_size, modified)
 
     def _read(self, key: str) -> bytes:
         path = self._path(key)

@@ -9,6 +9,7 @@ carries a credential.
 
 from __future__ import annotations
 
+import base64
 import io
 import logging
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 from urllib.parse import quote, urlsplit
 
-from .base import StorageInterface
+from .base import CHUNK_SIZE, FileInfo, Readable, StorageInterface, StoredFile
 from .config import S3Settings
 from .errors import (
     StorageAccessError,
@@ -38,6 +39,44 @@ _ACCESS_CODES = {
     "403",
     "Forbidden",
 }
+
+
+_MD5_METADATA = "md5chksum"
+
+
+def _etag_md5(item: Any) -> str | None:
+    """The MD5 an ETag holds: that of a single-part upload (a multipart ETag has a '-')."""
+    etag = str(item.get("ETag") or "").strip('"')
+    return etag if len(etag) == 32 and "-" not in etag else None
+
+
+def _read_up_to(stream: Readable, limit: int) -> bytes:
+    chunks, size = [], 0
+    while size < limit:
+        chunk = stream.read(min(CHUNK_SIZE, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+class _Prepended(io.RawIOBase):
+    """`head` followed by the rest of `stream`: what was read to choose how to upload."""
+
+    def __init__(self, head: bytes, stream: Readable) -> None:
+        self._head = memoryview(head)
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            taken = self._head[: size if size >= 0 else len(self._head)]
+            self._head = self._head[len(taken) :]
+            return bytes(taken)
+        return self._stream.read(size)
 
 
 class S3Storage(StorageInterface):
@@ -103,16 +142,80 @@ class S3Storage(StorageInterface):
                 return
             self._upload_in_parts(content, bucket, object_key, content_type)
 
-    def _upload_in_parts(self, content: bytes, bucket: str, key: str, content_type: str) -> None:
+    def _upload_in_parts(
+        self,
+        content: bytes | Readable,
+        bucket: str,
+        key: str,
+        content_type: str,
+        md5: str | None = None,
+    ) -> None:
+        """Upload through boto3's managed transfer: parts in parallel, bounded memory.
+
+        A multipart ETag is not an MD5, so the MD5 (when known) is kept in the object's
+        metadata, as rclone does (`x-amz-meta-md5chksum`, base64).
+        """
         from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
         size = self.settings.multipart_threshold
-        config = TransferConfig(multipart_threshold=size, multipart_chunksize=size)
+        # At most 4 parts of `size` in memory at once, however large the file.
+        config = TransferConfig(
+            multipart_threshold=size, multipart_chunksize=size, max_concurrency=4
+        )
+        extra: dict[str, Any] = {"ContentType": content_type}
+        if md5:
+            extra["Metadata"] = {_MD5_METADATA: base64.b64encode(bytes.fromhex(md5)).decode()}
+        stream = io.BytesIO(content) if isinstance(content, bytes) else content
         with create_transfer_manager(self._client, config) as manager:
-            future = manager.upload(
-                io.BytesIO(content), bucket, key, extra_args={"ContentType": content_type}
+            manager.upload(stream, bucket, key, extra_args=extra).result()
+
+    def _save_stream(self, key: str, stream: Readable, content_type: str, md5: str | None) -> None:
+        bucket, object_key = self.settings.bucket, self._object_key(key)
+        threshold = self.settings.multipart_threshold
+        with self._translate("upload", repr(key)):
+            head = _read_up_to(stream, threshold)
+            if len(head) < threshold:  # the whole file: one PUT, whose ETag is its MD5
+                self._client.put_object(
+                    Bucket=bucket, Key=object_key, Body=head, ContentType=content_type
+                )
+                return
+            rest = _Prepended(head, stream)
+            self._upload_in_parts(rest, bucket, object_key, content_type, md5)
+
+    def _open(self, key: str) -> StoredFile:
+        with self._translate("download", repr(key), missing_key=FileNotFoundError):
+            response = self._client.get_object(
+                Bucket=self.settings.bucket, Key=self._object_key(key)
             )
-            future.result()
+        return StoredFile(
+            response["Body"],
+            key,
+            int(response.get("ContentLength") or 0),
+            response.get("ContentType") or "application/octet-stream",
+        )
+
+    def _iter(self, prefix: str) -> Iterator[FileInfo]:
+        start = len(self.settings.prefix)
+        with self._translate("list", f"keys under {prefix!r}" if prefix else "all keys"):
+            paginator = self._client.get_paginator("list_objects_v2")
+            pages = paginator.paginate(Bucket=self.settings.bucket, Prefix=self._object_key(prefix))
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield FileInfo(
+                        item["Key"][start:], item["Size"], item.get("LastModified"), _etag_md5(item)
+                    )
+
+    def _md5(self, key: str) -> str | None:
+        with self._translate("check", repr(key), missing_key=FileNotFoundError):
+            head = self._client.head_object(Bucket=self.settings.bucket, Key=self._object_key(key))
+        known = _etag_md5(head)
+        if known:
+            return known
+        kept = head.get("Metadata", {}).get(_MD5_METADATA)
+        try:
+            return base64.b64decode(kept).hex() if kept else None
+        except ValueError:
+            return None
 
     def _read(self, key: str) -> bytes:
         with self._translate("download", repr(key), missing_key=FileNotFoundError):
@@ -218,7 +321,8 @@ class S3Storage(StorageInterface):
         if code in _ACCESS_CODES or status == 403:
             raise StorageAccessError(
                 f"S3 refused to {action} {what} in bucket {bucket!r} ({code or status}): "
-                "check S3_ACCESS_KEY, S3_SECRET_KEY and the bucket's permissions."
+                "check S3_ACCESS_KEY, S3_SECRET_KEY and the bucket's permissions.",
+                code or str(status),
             ) from None
         if status >= 500:
             raise StorageUnavailableError(

@@ -24,4 +24,12 @@ class StorageUnavailableError(StorageError):
 
 
 class StorageAccessError(StorageError):
-    """The storage service refused the credentials or the request."""
+    """The storage service refused the credentials or the request.
+
+    `code` is the provider's error code when there is one (`InvalidAccessKeyId`,
+    `AccessDenied`, ...), so a caller can tell bad keys from missing permissions.
+    """
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator
 from urllib.parse import quote
 
-from .base import StorageInterface
+from .base import FileInfo, Readable, StorageInterface, StoredFile
 
 
 class MemoryStorage(StorageInterface):
@@ -39,3 +41,14 @@ class MemoryStorage(StorageInterface):
 
     def _url(self, key: str) -> str:
         return f"{self.base_url}/{quote(key, safe='/')}"
+
+    def _open(self, key: str) -> StoredFile:
+        content = self._read(key)
+        return StoredFile(io.BytesIO(content), key, len(content), self.content_types[key])
+
+    def _save_stream(self, key: str, stream: Readable, content_type: str, md5: str | None) -> None:
+        self._save(key, stream.read(), content_type)
+
+    def _iter(self, prefix: str) -> Iterator[FileInfo]:
+        for key in sorted(self._list(prefix)):
+            yield FileInfo(key, len(self.files[key]))

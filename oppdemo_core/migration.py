@@ -1,0 +1,173 @@
+"""`storage migrate`: copy what differs from one storage to another, restartably.
+
+The plan compares each key by size, then by content checksum (MD5): an S3 listing carries it
+for single-part uploads, the object's metadata for multipart ones, and a local file is read to
+compute it. Every copy streams in chunks and lands whole (an S3 object appears when complete;
+a local file is renamed into place), so a run killed at any point is finished by the next,
+which finds the copied keys equal and copies nothing twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from services.storage import StorageInterface
+
+Action = Literal["copy", "delete"]
+Outcome = Literal["copied", "deleted", "failed", "planned"]
+# Large files are copied two at a time at most: each holds a few multipart chunks in memory.
+_LARGE = 64 * 1024 * 1024
+_LARGE_AT_ONCE = 2
+
+
+@dataclass(frozen=True)
+class Step:
+    """One key to copy (and why) or to delete from the target."""
+
+    action: Action
+    key: str
+    size: int
+    reason: str
+    md5: str | None = None
+
+
+@dataclass(frozen=True)
+class MigrationPlan:
+    steps: tuple[Step, ...]
+    unchanged: int
+    source: str
+    target: str
+
+    @property
+    def bytes_to_copy(self) -> int:
+        return sum(step.size for step in self.steps if step.action == "copy")
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: Step
+    outcome: Outcome
+    error: str | None = None
+
+
+@dataclass
+class MigrationReport:
+    plan: MigrationPlan
+    results: list[StepResult] = field(default_factory=list)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for result in self.results if result.outcome == outcome)
+
+    @property
+    def failed(self) -> list[StepResult]:
+        return [result for result in self.results if result.outcome == "failed"]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "source": self.plan.source,
+            "target": self.plan.target,
+            "unchanged": self.plan.unchanged,
+            "copied": self.count("copied"),
+            "deleted": self.count("deleted"),
+            "failed": len(self.failed),
+            "bytes": sum(r.step.size for r in self.results if r.outcome == "copied"),
+            "steps": [
+                {
+                    "action": r.step.action,
+                    "key": r.step.key,
+                    "size": r.step.size,
+                    "reason": r.step.reason,
+                    "outcome": r.outcome,
+                    **({"error": r.error} if r.error else {}),
+                }
+                for r in self.results
+            ],
+        }
+
+
+def plan_migration(
+    source: StorageInterface,
+    target: StorageInterface,
+    delete: bool = False,
+    concurrency: int = 8,
+) -> MigrationPlan:
+    """What to copy so that the target holds every key of the source with the same bytes."""
+    wanted = {info.key: info for info in source.iter_files()}
+    present = {info.key: info for info in target.iter_files()}
+    steps: list[Step] = []
+    same_size: list[str] = []
+    for key, info in wanted.items():
+        there = present.get(key)
+        if there is None:
+            steps.append(Step("copy", key, info.size, "missing", info.md5))
+        elif there.size != info.size:
+            steps.append(Step("copy", key, info.size, "size differs", info.md5))
+        else:
+            same_size.append(key)
+
+    def checksums(key: str) -> tuple[str, str | None, str | None]:
+        mine = wanted[key].md5 or source.file_md5(key)
+        theirs = present[key].md5 or target.file_md5(key)
+        return key, mine, theirs
+
+    unchanged = 0
+    with ThreadPoolExecutor(max(1, concurrency)) as pool:
+        for key, mine, theirs in pool.map(checksums, same_size):
+            if mine is not None and mine == theirs:
+                unchanged += 1
+            else:
+                reason = "content differs" if mine and theirs else "checksum unknown"
+                steps.append(Step("copy", key, wanted[key].size, reason, mine))
+    if delete:
+        steps += [
+            Step("delete", key, info.size, "not in the source")
+            for key, info in present.items()
+            if key not in wanted
+        ]
+    steps.sort(key=lambda step: (step.action, step.key))
+    return MigrationPlan(tuple(steps), unchanged, source.describe(), target.describe())
+
+
+def run_migration(
+    plan: MigrationPlan,
+    source: StorageInterface,
+    target: StorageInterface,
+    concurrency: int = 8,
+    on_result: Callable[[StepResult], None] | None = None,
+    errors: tuple[type[BaseException], ...] = (OSError,),
+) -> MigrationReport:
+    """Carry out the plan; a key that fails (one the target cannot hold, say) fails alone.
+
+    `errors` are the exceptions that fail one key (the storage package's own, with OSError);
+    anything else is a bug and stops the run.
+    """
+    report = MigrationReport(plan)
+    large = threading.Semaphore(_LARGE_AT_ONCE)
+
+    def carry_out(step: Step) -> StepResult:
+        try:
+            if step.action == "delete":
+                target.delete_file(step.key)
+                return StepResult(step, "deleted")
+            limit = large if step.size >= _LARGE else contextlib.nullcontext()
+            with limit, source.open_file(step.key) as stream:
+                target.save_stream(stream, step.key, stream.content_type, step.md5)
+            return StepResult(step, "copied")
+        except errors as error:
+            return StepResult(step, "failed", str(error) or type(error).__name__)
+
+    with ThreadPoolExecutor(max(1, concurrency)) as pool:
+        futures = [pool.submit(carry_out, step) for step in plan.steps]
+        for future in as_completed(futures):
+            result = future.result()
+            report.results.append(result)
+            if on_result is not None:
+                on_result(result)
+    report.results.sort(key=lambda result: (result.step.action, result.step.key))
+    return report

@@ -1,0 +1,283 @@
+"""`storage check`: the doctor. Each step of using the storage, tried for real, timed.
+
+For S3: settings, endpoint, credentials, bucket, a probe object written, read back, listed and
+deleted (always cleaned up), and the probe's URL fetched over HTTP, which is where a private
+bucket without `S3_CDN_URL` or `S3_PRESIGN` fails. For the filesystem: the folder is writable
+and, given the address of the running app, the app serves the probe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib
+import json
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlsplit
+
+PROBE_FOLDER = "oppdemo-check"
+# Every network step of the doctor is bounded, so a server that never answers costs seconds.
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 8.0
+
+
+@dataclass
+class CheckStep:
+    name: str
+    ok: bool | None = None  # None: not run, because an earlier step failed
+    seconds: float = 0.0
+    detail: str = ""
+
+
+@dataclass
+class CheckReport:
+    backend: str = ""
+    steps: list[CheckStep] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(step.ok for step in self.steps)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "backend": self.backend,
+            "ok": self.ok,
+            "steps": [dataclasses.asdict(step) for step in self.steps],
+        }
+
+
+class _Stop(Exception):
+    """A step failed in a way that makes the later ones meaningless."""
+
+
+def check_storage(
+    package: ModuleType,
+    env: Mapping[str, str],
+    base_url: str | None = None,
+    on_step: Callable[[CheckStep], None] | None = None,
+) -> CheckReport:
+    """Run every step for the backend `env` selects; a failure is reported, never raised.
+
+    `package` is the project's own `services.storage`, loaded by the caller.
+    """
+    config = importlib.import_module(f"{package.__name__}.config")
+    FilesystemSettings, S3Settings = config.FilesystemSettings, config.S3Settings
+    read_settings = config.read_settings
+    report = CheckReport()
+    storage_errors = (package.StorageError, OSError)
+
+    def step(name: str, action: Callable[[], str]) -> None:
+        started = time.perf_counter()
+        entry = CheckStep(name)
+        try:
+            entry.detail = action() or ""
+            entry.ok = True
+        except _Stop as stop:
+            entry.ok, entry.detail = False, str(stop)
+        except storage_errors as error:
+            entry.ok, entry.detail = False, str(error) or type(error).__name__
+        entry.seconds = time.perf_counter() - started
+        report.steps.append(entry)
+        if on_step is not None:
+            on_step(entry)
+        if not entry.ok:
+            raise _Stop(name)
+
+    def skipped(*names: str) -> None:
+        for name in names:
+            entry = CheckStep(name, None, 0.0, "not run: an earlier step failed")
+            report.steps.append(entry)
+            if on_step is not None:
+                on_step(entry)
+
+    settings: Any = None
+
+    def valid_settings() -> str:
+        nonlocal settings
+        settings = read_settings(env)
+        return ""
+
+    probe_steps = ["probe written", "probe read back", "probe listed", "probe deleted"]
+    try:
+        step("settings valid", valid_settings)
+    except _Stop:
+        skipped("storage reachable", *probe_steps, "URL serves the probe")
+        return report
+    if isinstance(settings, S3Settings):
+        # One attempt, short timeouts: the doctor reports, it does not wait out retries.
+        settings = dataclasses.replace(
+            settings,
+            connect_timeout=min(settings.connect_timeout, CONNECT_TIMEOUT),
+            read_timeout=min(settings.read_timeout, READ_TIMEOUT),
+            max_attempts=1,
+        )
+        storage = package.S3Storage(settings)
+    else:
+        storage = package.get_storage(env)
+    report.backend = storage.describe()
+    report.steps[0].detail = report.backend
+
+    try:
+        if isinstance(settings, S3Settings):
+            step("endpoint reachable", lambda: _reach(settings))
+            step("credentials accepted", lambda: _credentials(storage, package))
+            step("bucket exists", lambda: _bucket(storage, package))
+        elif isinstance(settings, FilesystemSettings):
+            step("folder writable", lambda: _folder(storage))
+    except _Stop:
+        done = {entry.name for entry in report.steps}
+        skipped(*[n for n in ("credentials accepted", "bucket exists") if n not in done])
+        skipped(*probe_steps, "URL serves the probe")
+        return report
+
+    key = f"{PROBE_FOLDER}/probe-{uuid.uuid4().hex}.txt"
+    content = f"oppdemo storage check {uuid.uuid4()}\n".encode()
+    written = False
+    try:
+
+        def write() -> str:
+            nonlocal written
+            storage.save_file(content, key, "text/plain")
+            written = True
+            return key
+
+        def read_back() -> str:
+            if storage.get_file(key) != content:
+                raise _Stop("the bytes read back differ from those written")
+            return f"{len(content)} bytes, identical"
+
+        def listed() -> str:
+            if key not in storage.list_files(f"{PROBE_FOLDER}/"):
+                raise _Stop(f"{key} is missing from the listing")
+            return ""
+
+        step("probe written", write)
+        step("probe read back", read_back)
+        step("probe listed", listed)
+        url = storage.get_file_url(key)
+        step("URL serves the probe", lambda: _serve(url, content, settings, base_url, config))
+    except _Stop:
+        done = {entry.name for entry in report.steps}
+        skipped(*[n for n in ["probe read back", "probe listed", "URL serves the probe"]
+                  if n not in done])  # fmt: skip
+    finally:
+        # Always clean up, even when a later step failed.
+        if written:
+            with contextlib.suppress(_Stop):
+                step("probe deleted", lambda: _delete(storage, key))
+        elif "probe deleted" not in {entry.name for entry in report.steps}:
+            skipped("probe deleted")
+    return report
+
+
+def _reach(settings: Any) -> str:
+    if settings.endpoint_url:
+        parts = urlsplit(settings.endpoint_url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    else:
+        host, port = f"s3.{settings.region}.amazonaws.com", 443
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise _Stop(
+            f"cannot connect to {host}:{port} ({reason}): check S3_ENDPOINT_URL "
+            "(or S3_REGION) and that the server is running."
+        ) from None
+    return f"{host}:{port}"
+
+
+def _credentials(storage: Any, package: ModuleType) -> str:
+    try:
+        next(iter(storage.iter_files(f"{PROBE_FOLDER}/")), None)
+    except package.StorageAccessError as error:
+        if getattr(error, "code", "") in ("AccessDenied", "403", "Forbidden"):
+            return "accepted (but this key may not list the bucket)"
+        raise
+    except package.StorageConfigError:
+        return ""  # the bucket is missing: the next step says so; the keys were accepted
+    return ""
+
+
+def _bucket(storage: Any, package: ModuleType) -> str:
+    next(iter(storage.iter_files(f"{PROBE_FOLDER}/")), None)
+    return storage.settings.bucket
+
+
+def _folder(storage: Any) -> str:
+    storage.ensure_directories(PROBE_FOLDER)
+    return str(storage.base_dir)
+
+
+def _delete(storage: Any, key: str) -> str:
+    if not storage.delete_file(key):
+        raise _Stop(f"{key} was already gone")
+    return ""
+
+
+def _serve(url: str, content: bytes, settings: Any, base_url: str | None, config: Any) -> str:
+    import urllib3
+
+    S3Settings = config.S3Settings
+    if not url.startswith(("http://", "https://")):
+        if not base_url:
+            raise _Stop(
+                f"the URL is {url}, relative to the app: pass --base-url http://host:port "
+                "to check that the running app serves it."
+            )
+        url = base_url.rstrip("/") + url
+    try:
+        response = urllib3.request(
+            "GET",
+            url,
+            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
+            retries=False,
+        )
+    except urllib3.exceptions.HTTPError as error:
+        raise _Stop(f"{_shown(url)} did not answer ({type(error).__name__}).") from None
+    if response.status == 200 and response.data == content:
+        return _shown(url)
+    if response.status == 200:
+        raise _Stop(f"{_shown(url)} answered with other bytes than the probe's.")
+    problem = f"{_shown(url)} answered HTTP {response.status}"
+    if isinstance(settings, S3Settings) and response.status in (401, 403):
+        raise _Stop(f"{problem}: the bucket is private. {_public_fixes(settings)}")
+    if isinstance(settings, S3Settings):
+        raise _Stop(f"{problem}: check S3_CDN_URL, or set S3_PRESIGN=true.")
+    raise _Stop(f"{problem}: the app must serve UPLOAD_DIR at UPLOAD_URL (a StaticFiles mount).")
+
+
+def _public_fixes(settings: Any) -> str:
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{settings.bucket}/{settings.prefix}*",
+            }
+        ],
+    }
+    if settings.cdn_url:
+        return (
+            f"S3_CDN_URL is set, so the CDN at {settings.cdn_url} must be allowed to read the "
+            "bucket; or set S3_PRESIGN=true and unset S3_CDN_URL."
+        )
+    return (
+        "Fix one of: set S3_CDN_URL to a public address that serves the bucket; allow public "
+        f"reads with this bucket policy: {json.dumps(policy)}; or set S3_PRESIGN=true to hand "
+        "out signed URLs."
+    )
+
+
+def _shown(url: str) -> str:
+    """A URL fit to print: a presigned URL's signature is a credential, so it is cut off."""
+    return url.split("?", 1)[0] + ("?…" if "?" in url else "")
