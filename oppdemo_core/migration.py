@@ -141,17 +141,21 @@ def run_migration(
     concurrency: int = 8,
     on_result: Callable[[StepResult], None] | None = None,
     errors: tuple[type[BaseException], ...] = (OSError,),
+    keep: Callable[[StorageInterface, str], None] | None = None,
 ) -> MigrationReport:
     """Carry out the plan; a key that fails (one the target cannot hold, say) fails alone.
 
-    `errors` are the exceptions that fail one key (the storage package's own, with OSError);
-    anything else is a bug and stops the run.
+    `keep(target, key)` is called before a target object is replaced or deleted (to back it
+    up). `errors` are the exceptions that fail one key (the storage package's own, with
+    OSError); anything else is a bug and stops the run.
     """
     report = MigrationReport(plan)
     large = threading.Semaphore(_LARGE_AT_ONCE)
 
     def carry_out(step: Step) -> StepResult:
         try:
+            if keep is not None and step.reason != "missing":
+                keep(target, step.key)
             if step.action == "delete":
                 target.delete_file(step.key)
                 return StepResult(step, "deleted")

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
     from demo_scripts.download_sample_photos import PhotoResult, SeedReport
+    from services.storage.base import FileInfo
 
     from .backups import BackupSummary, PrunePlan
     from .commands import InitOutcome, Outcome
     from .compare import DriftReport
+    from .migration import MigrationPlan, MigrationReport, StepResult
+    from .storage_check import CheckReport, CheckStep
 
 _LETTERS = {"added": ("A", "green"), "modified": ("M", "yellow"), "deleted": ("D", "red")}
 _PAST_TENSE = {
@@ -261,3 +265,121 @@ def _photo_line(result: PhotoResult) -> str:
     word, colour = _PHOTO_WORDS[result.status]
     detail = result.reason if result.status == "failed" else result.url
     return f"[{colour}]{word:<10}[/] {escape(result.key)}  {escape(detail or '')}"
+
+
+def storage_listing(listing: Iterable[FileInfo], long: bool, as_json: bool) -> None:
+    """Stored keys as they arrive, a line each: plain text (with --long, size and time) or
+    JSON lines. Written straight to stdout, so a long listing starts at once."""
+    import json
+    import sys
+
+    write = sys.stdout.write
+    for info in listing:
+        modified = info.modified.isoformat(timespec="seconds") if info.modified else ""
+        if as_json:
+            record = {"key": info.key, "size": info.size, "modified": modified or None}
+            write(json.dumps(record, ensure_ascii=False) + "\n")
+        elif long:
+            write(f"{info.size:>12}  {modified:<25}  {info.key}\n")
+        else:
+            write(f"{info.key}\n")
+    sys.stdout.flush()
+
+
+def check_step(console: Console, step: CheckStep) -> None:
+    """One line per step of `storage check`: mark, name, time, detail."""
+    mark = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[dim]-[/]"}[step.ok]
+    timing = f"{step.seconds:6.2f} s" if step.ok is not None else " " * 8
+    console.print(f"{mark} {step.name:<22} {timing}  {escape(step.detail)}")
+
+
+def check_summary(console: Console, report: CheckReport) -> None:
+    failed = [step for step in report.steps if step.ok is False]
+    if not failed:
+        console.print(f"[green]Storage OK:[/] {escape(report.backend)} passed every check.")
+    else:
+        console.print(
+            f"[red]Check failed:[/] {failed[0].name} ({len(failed)} of {len(report.steps)} "
+            "steps failed; the fix is on its line)."
+        )
+
+
+def migration_plan(console: Console, plan: MigrationPlan) -> None:
+    """A dry run: each key to copy or delete, and why."""
+    for step in plan.steps:
+        verb = "copy" if step.action == "copy" else "delete"
+        console.print(f"{verb:<7} {escape(step.key)}  ({step.reason}, {_size(step.size)})")
+    copies = [step for step in plan.steps if step.action == "copy"]
+    console.print(
+        f"Dry run: {len(copies)} to copy ({_size(plan.bytes_to_copy)}), "
+        f"{len(plan.steps) - len(copies)} to delete, {plan.unchanged} unchanged; "
+        f"{escape(plan.source)} → {escape(plan.target)}; nothing was changed."
+    )
+
+
+class MigrationProgress:
+    """A bar with files and bytes on a terminal; nothing until the end otherwise."""
+
+    def __init__(self, console: Console, plan: MigrationPlan) -> None:
+        self.streamed = console.is_terminal
+        self._progress: Any = None
+        if self.streamed and plan.steps:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TransferSpeedColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                console=console,
+                transient=True,
+            )
+            self._files = self._progress.add_task("files", total=len(plan.steps))
+            self._bytes = self._progress.add_task("bytes", total=max(plan.bytes_to_copy, 1))
+
+    def __enter__(self) -> MigrationProgress:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def show(self, result: StepResult) -> None:
+        if self._progress is None:
+            return
+        self._progress.console.print(_migration_line(result))
+        self._progress.advance(self._files)
+        if result.step.action == "copy":
+            self._progress.advance(self._bytes, result.step.size)
+
+
+def migration_report(console: Console, report: MigrationReport, streamed: bool) -> None:
+    if not streamed:
+        for result in report.results:
+            console.print(_migration_line(result))
+    copied = sum(r.step.size for r in report.results if r.outcome == "copied")
+    console.print(
+        f"Migrated: {report.count('copied')} copied ({_size(copied)}), "
+        f"{report.count('deleted')} deleted, {report.plan.unchanged} unchanged, "
+        f"{len(report.failed)} failed; {escape(report.plan.source)} → "
+        f"{escape(report.plan.target)}"
+    )
+    if report.failed:
+        console.print("Run the same command again to retry what failed: what was copied stays.")
+
+
+def _migration_line(result: StepResult) -> str:
+    colour = {"copied": "green", "deleted": "yellow", "failed": "red", "planned": "cyan"}
+    detail = result.error if result.outcome == "failed" else result.step.reason
+    return (
+        f"[{colour[result.outcome]}]{result.outcome:<8}[/] {escape(result.step.key)}  "
+        f"{escape(detail or '')}"
+    )

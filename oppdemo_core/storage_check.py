@@ -42,7 +42,8 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
-        return all(step.ok for step in self.steps)
+        """No step failed (a step not run for want of --base-url is not a failure)."""
+        return all(step.ok is not False for step in self.steps)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -54,6 +55,10 @@ class CheckReport:
 
 class _Stop(Exception):
     """A step failed in a way that makes the later ones meaningless."""
+
+
+class _NotRun(Exception):
+    """A step that cannot run with what was given (not a failure)."""
 
 
 def check_storage(
@@ -78,6 +83,8 @@ def check_storage(
         try:
             entry.detail = action() or ""
             entry.ok = True
+        except _NotRun as reason:
+            entry.detail = str(reason)
         except _Stop as stop:
             entry.ok, entry.detail = False, str(stop)
         except storage_errors as error:
@@ -86,7 +93,7 @@ def check_storage(
         report.steps.append(entry)
         if on_step is not None:
             on_step(entry)
-        if not entry.ok:
+        if entry.ok is False:
             raise _Stop(name)
 
     def skipped(*names: str) -> None:
@@ -97,11 +104,24 @@ def check_storage(
                 on_step(entry)
 
     settings: Any = None
+    storage: Any = None
 
     def valid_settings() -> str:
-        nonlocal settings
+        nonlocal settings, storage
         settings = read_settings(env)
-        return ""
+        if isinstance(settings, S3Settings):
+            # One attempt, short timeouts: the doctor reports, it does not wait out retries.
+            settings = dataclasses.replace(
+                settings,
+                connect_timeout=min(settings.connect_timeout, CONNECT_TIMEOUT),
+                read_timeout=min(settings.read_timeout, READ_TIMEOUT),
+                max_attempts=1,
+            )
+            storage = package.S3Storage(settings)
+        else:
+            storage = package.get_storage(env)
+        report.backend = storage.describe()
+        return str(report.backend)
 
     probe_steps = ["probe written", "probe read back", "probe listed", "probe deleted"]
     try:
@@ -109,20 +129,6 @@ def check_storage(
     except _Stop:
         skipped("storage reachable", *probe_steps, "URL serves the probe")
         return report
-    if isinstance(settings, S3Settings):
-        # One attempt, short timeouts: the doctor reports, it does not wait out retries.
-        settings = dataclasses.replace(
-            settings,
-            connect_timeout=min(settings.connect_timeout, CONNECT_TIMEOUT),
-            read_timeout=min(settings.read_timeout, READ_TIMEOUT),
-            max_attempts=1,
-        )
-        storage = package.S3Storage(settings)
-    else:
-        storage = package.get_storage(env)
-    report.backend = storage.describe()
-    report.steps[0].detail = report.backend
-
     try:
         if isinstance(settings, S3Settings):
             step("endpoint reachable", lambda: _reach(settings))
@@ -228,9 +234,9 @@ def _serve(url: str, content: bytes, settings: Any, base_url: str | None, config
     S3Settings = config.S3Settings
     if not url.startswith(("http://", "https://")):
         if not base_url:
-            raise _Stop(
-                f"the URL is {url}, relative to the app: pass --base-url http://host:port "
-                "to check that the running app serves it."
+            raise _NotRun(
+                f"not run: the URL {url} is relative to the app; pass --base-url "
+                "http://host:port to check that the running app serves it."
             )
         url = base_url.rstrip("/") + url
     try:
