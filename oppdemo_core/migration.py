@@ -24,6 +24,8 @@ Outcome = Literal["copied", "deleted", "failed", "planned"]
 # Large files are copied two at a time at most: each holds a few multipart chunks in memory.
 _LARGE = 64 * 1024 * 1024
 _LARGE_AT_ONCE = 2
+# The smallest multipart threshold S3_MULTIPART_THRESHOLD_MB allows.
+_KEEP_MD5_FROM = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -159,9 +161,14 @@ def run_migration(
             if step.action == "delete":
                 target.delete_file(step.key)
                 return StepResult(step, "deleted")
+            md5 = step.md5
+            if md5 is None and step.size >= _KEEP_MD5_FROM:
+                # A file this large may go up to S3 in parts, whose ETag is no MD5: pass the
+                # MD5 along to be kept in the object's metadata, so a rerun can compare it.
+                md5 = source.file_md5(step.key)
             limit = large if step.size >= _LARGE else contextlib.nullcontext()
             with limit, source.open_file(step.key) as stream:
-                target.save_stream(stream, step.key, stream.content_type, step.md5)
+                target.save_stream(stream, step.key, stream.content_type, md5)
             return StepResult(step, "copied")
         except errors as error:
             return StepResult(step, "failed", str(error) or type(error).__name__)

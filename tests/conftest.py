@@ -33,6 +33,42 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
+def free_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on (free when the probe closes)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def strict_moto_endpoint() -> Iterator[str]:
+    """A moto server in its own process that checks credentials on every request."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    port = free_port()
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"}
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
+
+
 @pytest.fixture
 def bucket(moto_endpoint: str) -> str:
     """A new, empty bucket on the moto server."""

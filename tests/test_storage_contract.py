@@ -204,4 +204,9 @@ def test_iter_files_lists_in_key_order_with_sizes(storage: StorageInterface) -> 
     assert [info.key for info in listed] == sorted(keys) == storage.list_files()
     assert {info.key: info.size for info in listed} == {k: i for i, k in enumerate(keys)}
     assert [info.key for info in storage.iter_files("a/")] == ["a/b.txt", "a/z/d.txt"]
-    assert [info.key for info in storage.iter_files("a")] == ["a-c.txt", "a/b.txt", "a/z/d.txt", "a0.txt"]
+    assert [info.key for info in storage.iter_files("a")] == [
+        "a-c.txt",
+        "a/b.txt",
+        "a/z/d.txt",
+        "a0.txt",
+    ]

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 from moto.server import ThreadedMotoServer
@@ -22,38 +18,11 @@ from services.storage import (
     get_storage,
 )
 
-from .conftest import SECRET_KEY, make_s3_storage
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def strict_moto_endpoint() -> Iterator[str]:
-    """A moto server in its own process that checks credentials on every request."""
-    port = _free_port()
-    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"}
-    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+from .conftest import SECRET_KEY, free_port, make_s3_storage
 
 
 def test_closed_port_fails_fast_with_a_clear_error(s3_env: dict[str, str]) -> None:
-    storage = get_storage({**s3_env, "S3_ENDPOINT_URL": f"http://127.0.0.1:{_free_port()}"})
+    storage = get_storage({**s3_env, "S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"})
     started = time.monotonic()
     with pytest.raises(StorageUnavailableError, match="check S3_ENDPOINT_URL"):
         storage.file_exists("a.txt")

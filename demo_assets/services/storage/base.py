@@ -51,6 +51,17 @@ class StoredFile:
     def read(self, size: int = -1) -> bytes:
         return self._stream.read(size)
 
+    # A local file can seek, which lets an S3 upload read each part when it sends it.
+    def seekable(self) -> bool:
+        seekable = getattr(self._stream, "seekable", None)
+        return bool(seekable and seekable())
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._stream.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._stream.tell()
+
     def close(self) -> None:
         self._stream.close()
 

@@ -50,6 +50,11 @@ def _etag_md5(item: Any) -> str | None:
     return etag if len(etag) == 32 and "-" not in etag else None
 
 
+def _can_rewind(stream: Readable) -> bool:
+    seekable = getattr(stream, "seekable", None)
+    return bool(seekable and seekable() and getattr(stream, "tell", lambda: -1)() > 0)
+
+
 def _read_up_to(stream: Readable, limit: int) -> bytes:
     chunks, size = [], 0
     while size < limit:
@@ -158,10 +163,11 @@ class S3Storage(StorageInterface):
         from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
         size = self.settings.multipart_threshold
-        # At most 4 parts of `size` in memory at once, however large the file.
         config = TransferConfig(
             multipart_threshold=size, multipart_chunksize=size, max_concurrency=4
         )
+        # A stream that cannot seek is read a part at a time into memory: hold 4 at most.
+        config.max_in_memory_upload_chunks = 4
         extra: dict[str, Any] = {"ContentType": content_type}
         if md5:
             extra["Metadata"] = {_MD5_METADATA: base64.b64encode(bytes.fromhex(md5)).decode()}
@@ -179,7 +185,12 @@ class S3Storage(StorageInterface):
                     Bucket=bucket, Key=object_key, Body=head, ContentType=content_type
                 )
                 return
-            rest = _Prepended(head, stream)
+            if _can_rewind(stream):
+                # A local file: boto3 reads each part from it when sending, and no more.
+                stream.seek(0)  # type: ignore[attr-defined]
+                rest: Readable = stream
+            else:
+                rest = _Prepended(head, stream)
             self._upload_in_parts(rest, bucket, object_key, content_type, md5)
 
     def _open(self, key: str) -> StoredFile:

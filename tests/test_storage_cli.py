@@ -1,0 +1,424 @@
+"""`oppdemo.py storage ...` through the CLI, against a real S3 server and real files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+
+from .conftest import ACCESS_KEY, SECRET_KEY, free_port, make_bucket_public
+from .projects import PROJECT_ROOT, posix_only, run_cli
+
+TRICKY_KEYS = [
+    "photos/with space.jpg",
+    "photos/plus+sign.jpg",
+    "photos/hash#tag.jpg",
+    "photos/per%cent.jpg",
+    "photos/question?.jpg",
+    "photos/ünïcødé-Åsa.jpg",
+    "photos/日本語/写真.jpg",
+    "photos/deep/er/and/deeper/still/a.jpg",
+]
+
+
+def _caches(folder: str, names: list[str]) -> list[str]:
+    return [name for name in names if name == "__pycache__"]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project with this repository's storage package, and no settings of its own."""
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0"\n')
+    shutil.copytree(PROJECT_ROOT / "services", project / "services", ignore=_caches)
+    return project
+
+
+def _write_env(path: Path, env: dict[str, str]) -> Path:
+    path.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
+    return path
+
+
+def _client(env: dict[str, str]) -> object:
+    return boto3.client(
+        "s3",
+        endpoint_url=env["S3_ENDPOINT_URL"],
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name="us-east-1",
+    )
+
+
+def _bucket_objects(env: dict[str, str]) -> dict[str, bytes]:
+    client = _client(env)
+    found: dict[str, bytes] = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=env["S3_BUCKET"]):  # type: ignore[attr-defined]
+        for item in page.get("Contents", []):
+            body = client.get_object(Bucket=env["S3_BUCKET"], Key=item["Key"])["Body"]  # type: ignore[attr-defined]
+            found[item["Key"]] = body.read()
+    return found
+
+
+def _local_files(folder: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in folder.rglob("*")
+        if path.is_file()
+    }
+
+
+def _no_secret(result: subprocess.CompletedProcess[str]) -> None:
+    assert SECRET_KEY not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("backend", ["filesystem", "s3"])
+def test_put_ls_get_url_rm_with_tricky_keys(
+    project: Path, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    extra: dict[str, str] = {}
+    if backend == "s3":
+        extra = request.getfixturevalue("s3_env")
+        make_bucket_public(extra)
+    source = tmp_path / "photo.jpg"
+    for index, key in enumerate(TRICKY_KEYS):
+        source.write_bytes(f"photo {index}".encode() * 100)
+        put = run_cli(project, "storage", "put", str(source), key, env=extra)
+        assert put.returncode == 0, put.stderr
+        _no_secret(put)
+    listed = run_cli(project, "storage", "ls", env=extra)
+    assert listed.stdout.splitlines() == sorted(TRICKY_KEYS)
+    long = run_cli(project, "storage", "ls", "photos/deep/", "--long", env=extra)
+    assert long.stdout.split()[0] == str(len(b"photo 7" * 100))
+    as_json = run_cli(project, "storage", "ls", "--json", env=extra).stdout
+    rows = [json.loads(line) for line in as_json.splitlines()]
+    assert [row["key"] for row in rows] == sorted(TRICKY_KEYS) and rows[0]["modified"]
+    for index, key in enumerate(TRICKY_KEYS):
+        expected = f"photo {index}".encode() * 100
+        dest = tmp_path / f"got-{index}"
+        got = run_cli(project, "storage", "get", key, str(dest), env=extra)
+        assert got.returncode == 0, got.stderr
+        assert dest.read_bytes() == expected
+        url = run_cli(project, "storage", "url", key, env=extra).stdout.strip()
+        if backend == "s3":
+            with urllib.request.urlopen(url, timeout=10) as response:
+                assert response.read() == expected
+        else:
+            assert url.startswith("/static/uploads/photos/")
+    oppdemo = [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project)]
+    to_stdout = subprocess.run(
+        [*oppdemo, "storage", "get", TRICKY_KEYS[0], "-"],
+        capture_output=True, env={**os.environ, **extra}, timeout=60,
+    )  # fmt: skip
+    assert to_stdout.stdout == b"photo 0" * 100
+    again = run_cli(project, "storage", "get", TRICKY_KEYS[0], str(tmp_path / "got-0"), env=extra)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    many = run_cli(project, "storage", "rm", *TRICKY_KEYS[:2], env=extra)
+    assert many.returncode == 2 and "--yes" in many.stderr
+    removed = run_cli(project, "storage", "rm", "--yes", *TRICKY_KEYS, env=extra)
+    assert removed.returncode == 0, removed.stderr
+    assert run_cli(project, "storage", "ls", env=extra).stdout == ""
+    kept = next((project / "backups" / "storage").iterdir())
+    assert (kept / TRICKY_KEYS[0]).read_bytes() == b"photo 0" * 100, "a copy was kept"
+    missing = run_cli(project, "storage", "rm", TRICKY_KEYS[0], env=extra)
+    assert missing.returncode == 1 and "not found" in missing.stdout
+
+
+def test_ls_pages_through_more_than_a_thousand_objects(
+    project: Path, s3_env: dict[str, str]
+) -> None:
+    client = _client(s3_env)
+    keys = [f"many/{index:05d}.txt" for index in range(1_050)]
+    for key in keys:
+        client.put_object(Bucket=s3_env["S3_BUCKET"], Key=key, Body=b"x")  # type: ignore[attr-defined]
+    listed = run_cli(project, "storage", "ls", "many/", env=s3_env)
+    assert listed.stdout.splitlines() == keys
+
+
+def test_bad_settings_are_one_sentence_and_exit_2(project: Path) -> None:
+    typo = run_cli(project, "storage", "ls", env={"STORAGE_TYPE": "s4"})
+    assert typo.returncode == 2 and "STORAGE_TYPE='s4' is not a storage type" in typo.stderr
+    missing = run_cli(project, "storage", "ls", env={"STORAGE_TYPE": "s3"})
+    assert missing.returncode == 2 and "S3_ACCESS_KEY" in missing.stderr
+    no_file = run_cli(project, "storage", "--env-file", "nowhere.env", "ls")
+    assert no_file.returncode == 2 and "no settings file" in no_file.stderr.lower()
+    for result in (typo, missing, no_file):
+        assert "Traceback" not in result.stderr
+
+
+# --- check -----------------------------------------------------------------------------------
+
+
+def _check(project: Path, env: dict[str, str], *options: str) -> subprocess.CompletedProcess[str]:
+    started = time.monotonic()
+    result = run_cli(project, "storage", "check", *options, env=env, timeout=60)
+    assert time.monotonic() - started < 30, "the doctor finishes within 30 s"
+    _no_secret(result)
+    return result
+
+
+def _steps(result: subprocess.CompletedProcess[str]) -> dict[str, bool | None]:
+    return {step["name"]: step["ok"] for step in json.loads(result.stdout)["steps"]}
+
+
+def test_check_reports_a_private_bucket_and_the_fixes(
+    project: Path, s3_env: dict[str, str]
+) -> None:
+    result = _check(project, s3_env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    failed = [line for line in result.stdout.splitlines() if line.startswith("✗")]
+    assert len(failed) == 1 and "URL serves the probe" in failed[0]
+    assert "HTTP 403" in failed[0] and "S3_CDN_URL" in failed[0] and "S3_PRESIGN=true" in failed[0]
+    assert '"Action": "s3:GetObject"' in failed[0], "the bucket policy is shown"
+    for step in ("settings valid", "endpoint reachable", "credentials accepted", "bucket exists",
+                 "probe written", "probe read back", "probe listed", "probe deleted"):  # fmt: skip
+        assert any(line.startswith("✓") and step in line for line in result.stdout.splitlines())
+    assert _bucket_objects(s3_env) == {}, "the probe was cleaned up"
+
+
+@pytest.mark.parametrize("setup", ["public", "presigned", "cdn"])
+def test_check_passes_where_the_url_serves(
+    project: Path, s3_env: dict[str, str], setup: str
+) -> None:
+    env = dict(s3_env)
+    if setup == "presigned":
+        env["S3_PRESIGN"] = "true"
+    else:
+        make_bucket_public(env)
+    if setup == "cdn":
+        env["S3_CDN_URL"] = f"{env['S3_ENDPOINT_URL']}/{env['S3_BUCKET']}"
+    result = _check(project, env, "--json")
+    assert result.returncode == 0, result.stdout
+    assert all(_steps(result).values())
+    assert _bucket_objects(env) == {}
+
+
+def test_check_a_closed_port_wrong_keys_and_a_missing_bucket(
+    project: Path, s3_env: dict[str, str], strict_moto_endpoint: str
+) -> None:
+    closed = _check(
+        project, {**s3_env, "S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}, "--json"
+    )
+    assert closed.returncode == 1
+    assert _steps(closed)["endpoint reachable"] is False
+    assert _steps(closed)["probe written"] is None
+    wrong = _check(project, {**s3_env, "S3_ENDPOINT_URL": strict_moto_endpoint}, "--json")
+    assert wrong.returncode == 1
+    assert _steps(wrong)["credentials accepted"] is False
+    assert "S3_ACCESS_KEY" in wrong.stdout
+    missing = _check(project, {**s3_env, "S3_BUCKET": "no-such-bucket"}, "--json")
+    steps = _steps(missing)
+    assert (steps["credentials accepted"], steps["bucket exists"]) == (True, False)
+    assert "create it or correct S3_BUCKET" in missing.stdout
+
+
+def test_check_finishes_against_a_server_that_never_answers(
+    project: Path, s3_env: dict[str, str]
+) -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # connections are accepted by the kernel, and never answered
+        port = silent.getsockname()[1]
+        result = _check(
+            project, {**s3_env, "S3_ENDPOINT_URL": f"http://127.0.0.1:{port}"}, "--json"
+        )
+    assert result.returncode == 1
+    assert _steps(result)["endpoint reachable"] is True
+    assert _steps(result)["credentials accepted"] is False
+
+
+def test_check_the_filesystem_and_the_app_that_serves_it(
+    project: Path, static_site: tuple[Path, str]
+) -> None:
+    site, origin = static_site
+    env = {"UPLOAD_DIR": str(site / "static" / "uploads"), "UPLOAD_URL": "/static/uploads"}
+    alone = _check(project, env, "--json")
+    assert alone.returncode == 0
+    assert _steps(alone)["URL serves the probe"] is None, "not run without --base-url"
+    served = _check(project, env, "--json", "--base-url", origin)
+    assert served.returncode == 0 and all(_steps(served).values())
+    wrong = _check(project, {**env, "UPLOAD_URL": "/elsewhere"}, "--base-url", origin)
+    assert wrong.returncode == 1 and "HTTP 404" in wrong.stdout
+    assert not list((site / "static" / "uploads").rglob("*.txt")), "the probe was cleaned up"
+
+
+# --- migrate ---------------------------------------------------------------------------------
+
+
+def _photos(folder: Path, count: int, size: int = 20_000) -> dict[str, bytes]:
+    files = {}
+    for index in range(count):
+        key = f"photos/{index:04d} shot.jpg"
+        data = hashlib.sha256(str(index).encode()).digest() * (size // 32)
+        path = folder / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        files[key] = data
+    return files
+
+
+@pytest.fixture
+def envs(project: Path, s3_env: dict[str, str]) -> tuple[Path, Path]:
+    uploads = project / "static" / "uploads"
+    local = _write_env(project / ".env.local", {"UPLOAD_DIR": str(uploads)})
+    bucket = _write_env(project / ".env.production", s3_env)
+    return local, bucket
+
+
+def test_migrate_filesystem_to_s3_and_back(
+    project: Path, s3_env: dict[str, str], envs: tuple[Path, Path]
+) -> None:
+    _, production = envs
+    files = _photos(project / "static" / "uploads", 30)
+    dry = run_cli(project, "storage", "migrate", "--to", str(production), "--dry-run")
+    assert dry.returncode == 0 and "Dry run: 30 to copy" in dry.stdout
+    assert _bucket_objects(s3_env) == {}
+    first = run_cli(project, "storage", "migrate", "--to", str(production), "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["copied"] == 30
+    assert _bucket_objects(s3_env) == files
+    head = _client(s3_env).head_object(Bucket=s3_env["S3_BUCKET"], Key="photos/0000 shot.jpg")  # type: ignore[attr-defined]
+    assert head["ContentType"] == "image/jpeg"
+    second = json.loads(
+        run_cli(project, "storage", "migrate", "--to", str(production), "--json").stdout
+    )
+    assert (second["copied"], second["unchanged"]) == (0, 30)
+
+    down = project / "restored"
+    target = _write_env(project / ".env.down", {"UPLOAD_DIR": str(down)})
+    back = run_cli(project, "storage", "migrate", "--from", str(production), "--to", str(target))
+    assert back.returncode == 0, back.stderr
+    assert _local_files(down) == files
+
+
+def test_migrate_compares_content_and_delete_needs_confirmation(
+    project: Path, s3_env: dict[str, str], envs: tuple[Path, Path]
+) -> None:
+    _, production = envs
+    files = _photos(project / "static" / "uploads", 5)
+    assert run_cli(project, "storage", "migrate", "--to", str(production)).returncode == 0
+    client = _client(s3_env)
+    same_size = bytes(reversed(files["photos/0001 shot.jpg"]))
+    client.put_object(Bucket=s3_env["S3_BUCKET"], Key="photos/0001 shot.jpg", Body=same_size)  # type: ignore[attr-defined]
+    client.put_object(Bucket=s3_env["S3_BUCKET"], Key="extra/old.jpg", Body=b"old")  # type: ignore[attr-defined]
+    plan = run_cli(project, "storage", "migrate", "--to", str(production), "--delete", "--dry-run")
+    assert "copy    photos/0001 shot.jpg  (content differs" in plan.stdout
+    assert "delete  extra/old.jpg  (not in the source" in plan.stdout
+    refused = run_cli(project, "storage", "migrate", "--to", str(production), "--delete")
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    done = run_cli(project, "storage", "migrate", "--to", str(production), "--delete", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert _bucket_objects(s3_env) == files
+    kept = next((project / "backups" / "storage").iterdir())
+    assert (kept / "extra/old.jpg").read_bytes() == b"old"
+    assert (kept / "photos/0001 shot.jpg").read_bytes() == same_size
+
+
+def test_migrate_a_multipart_object_both_ways(
+    project: Path, s3_env: dict[str, str], envs: tuple[Path, Path]
+) -> None:
+    production = _write_env(project / ".env.parts", {**s3_env, "S3_MULTIPART_THRESHOLD_MB": "5"})
+    big = os.urandom(12 * 1024 * 1024)
+    (project / "static/uploads/videos").mkdir(parents=True)
+    (project / "static/uploads/videos/big.mp4").write_bytes(big)
+    assert run_cli(project, "storage", "migrate", "--to", str(production)).returncode == 0
+    head = _client(s3_env).head_object(Bucket=s3_env["S3_BUCKET"], Key="videos/big.mp4")  # type: ignore[attr-defined]
+    assert "-" in head["ETag"], "uploaded in parts"
+    again = json.loads(
+        run_cli(project, "storage", "migrate", "--to", str(production), "--json").stdout
+    )
+    assert (again["copied"], again["unchanged"]) == (0, 1), "the MD5 kept in metadata matches"
+    down = _write_env(project / ".env.down", {"UPLOAD_DIR": str(project / "down")})
+    assert (
+        run_cli(
+            project, "storage", "migrate", "--from", str(production), "--to", str(down)
+        ).returncode
+        == 0
+    )
+    assert (project / "down/videos/big.mp4").read_bytes() == big
+
+
+def test_a_key_the_target_cannot_hold_fails_alone(
+    project: Path, s3_env: dict[str, str], envs: tuple[Path, Path]
+) -> None:
+    _, production = envs
+    client = _client(s3_env)
+    long_name = "n" * 300 + ".jpg"
+    for key in ("ok/a.jpg", f"ok/{long_name}", "ok/b.jpg"):
+        client.put_object(Bucket=s3_env["S3_BUCKET"], Key=key, Body=key.encode())  # type: ignore[attr-defined]
+    down = _write_env(project / ".env.down", {"UPLOAD_DIR": str(project / "down")})
+    result = run_cli(project, "storage", "migrate", "--from", str(production), "--to", str(down))
+    assert result.returncode == 1
+    assert "failed" in result.stdout and "at most 255" in result.stdout
+    assert _local_files(project / "down") == {"ok/a.jpg": b"ok/a.jpg", "ok/b.jpg": b"ok/b.jpg"}
+
+
+@posix_only("SIGKILL")
+def test_a_killed_migration_is_finished_by_a_rerun_copying_nothing_twice(
+    project: Path, s3_env: dict[str, str], envs: tuple[Path, Path]
+) -> None:
+    _, production = envs
+    files = _photos(project / "static" / "uploads", 300, size=40_000)
+    process = subprocess.Popen(
+        [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "storage",
+         "migrate", "--to", str(production), "--concurrency", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = _client(s3_env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        count = client.list_objects_v2(Bucket=s3_env["S3_BUCKET"]).get("KeyCount", 0)  # type: ignore[attr-defined]
+        if count >= 20:
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = _bucket_objects(s3_env)
+    assert 0 < len(before) < 300, "killed part-way"
+    assert all(files[key] == data for key, data in before.items()), "every object is whole"
+    rerun = run_cli(project, "storage", "migrate", "--to", str(production), "--json")
+    report = json.loads(rerun.stdout)
+    assert report["copied"] == 300 - len(before) and report["unchanged"] == len(before)
+    assert _bucket_objects(s3_env) == files
+
+
+@posix_only("the resource module's peak memory of a child process")
+def test_a_large_file_moves_in_bounded_memory(
+    project: Path, s3_env: dict[str, str], envs: tuple[Path, Path]
+) -> None:
+    _, production = envs
+    size = 200 * 1024 * 1024
+    path = project / "static/uploads/huge.bin"
+    path.parent.mkdir(parents=True)
+    with open(path, "wb") as stream:
+        for _ in range(size // (1 << 20)):
+            stream.write(os.urandom(1 << 20))
+    measure = (
+        "import resource, subprocess, sys\n"
+        "code = subprocess.run(sys.argv[1:]).returncode\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", measure, sys.executable, str(PROJECT_ROOT / "oppdemo.py"),
+         "-C", str(project), "storage", "migrate", "--to", str(production)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    peak_mb = int(result.stdout.strip().splitlines()[-1]) / 1024
+    print(f"peak resident size moving 200 MB: {peak_mb:.0f} MB")
+    assert peak_mb < 150, f"peak resident size {peak_mb:.0f} MB for a 200 MB file"
+    head = _client(s3_env).head_object(Bucket=s3_env["S3_BUCKET"], Key="huge.bin")  # type: ignore[attr-defined]
+    assert head["ContentLength"] == size
