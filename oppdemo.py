@@ -498,13 +498,16 @@ def storage_migrate(
     )
     target_env = _run(lambda: storage_access.file_settings(target_file))
     origin = _storage_call(package, lambda: package.get_storage(source_env))
-    target = _storage_call(package, lambda: package.get_storage(target_env))
+    console, _ = _consoles()
+    # The target (for S3: botocore and a client) is made while the source is read.
+    plan, target = _storage_call(
+        package,
+        lambda: migration.plan_migration(
+            origin, lambda: package.get_storage(target_env), delete, concurrency
+        ),
+    )
     if origin.describe() == target.describe():
         _fail(f"The source and the target are the same storage ({origin.describe()}): check --to.")
-    console, _ = _consoles()
-    plan = _storage_call(
-        package, lambda: migration.plan_migration(origin, target, delete, concurrency)
-    )
     deletions = sum(1 for step in plan.steps if step.action == "delete")
     if dry_run:
         if as_json:

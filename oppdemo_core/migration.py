@@ -10,6 +10,7 @@ which finds the copied keys equal and copies nothing twice.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from services.storage import StorageInterface
+    from services.storage.base import FileInfo
 
 Action = Literal["copy", "delete"]
 Outcome = Literal["copied", "deleted", "failed", "planned"]
@@ -95,31 +97,58 @@ class MigrationReport:
 
 def plan_migration(
     source: StorageInterface,
-    target: StorageInterface,
+    target: StorageInterface | Callable[[], StorageInterface],
     delete: bool = False,
     concurrency: int = 8,
-) -> MigrationPlan:
-    """What to copy so that the target holds every key of the source with the same bytes."""
-    wanted = {info.key: info for info in source.iter_files()}
-    present = {info.key: info for info in target.iter_files()}
-    steps: list[Step] = []
-    same_size: list[str] = []
-    for key, info in wanted.items():
-        there = present.get(key)
-        if there is None:
-            steps.append(Step("copy", key, info.size, "missing", info.md5))
-        elif there.size != info.size:
-            steps.append(Step("copy", key, info.size, "size differs", info.md5))
-        else:
-            same_size.append(key)
+) -> tuple[MigrationPlan, StorageInterface]:
+    """What to copy so that the target holds every key of the source with the same bytes.
 
-    def checksums(key: str) -> tuple[str, str | None, str | None]:
-        mine = wanted[key].md5 or source.file_md5(key)
-        theirs = present[key].md5 or target.file_md5(key)
-        return key, mine, theirs
+    `target` may be a function that makes the target storage: it is then made (for S3,
+    botocore is imported and a client built) and listed in the background while the source
+    is listed and its checksums computed, which a rerun needs for every key. Checksums the
+    target's listing shows are not needed are cancelled.
+    """
+    hashers = max(1, min(concurrency, os.cpu_count() or 1))
+    with ThreadPoolExecutor(1) as lister, ThreadPoolExecutor(hashers) as pool:
 
-    unchanged = 0
-    with ThreadPoolExecutor(max(1, concurrency)) as pool:
+        def make_and_list() -> tuple[StorageInterface, dict[str, FileInfo]]:
+            storage = target() if callable(target) else target
+            return storage, {info.key: info for info in storage.iter_files()}
+
+        listing = lister.submit(make_and_list)
+        wanted = {info.key: info for info in source.iter_files()}
+        early = {
+            key: pool.submit(source.file_md5, key)
+            for key, info in wanted.items()
+            if info.md5 is None
+        }
+        try:
+            target_storage, present = listing.result()
+        except BaseException:
+            for future in early.values():
+                future.cancel()
+            raise
+        steps: list[Step] = []
+        same_size: list[str] = []
+        for key, info in wanted.items():
+            there = present.get(key)
+            if there is None:
+                steps.append(Step("copy", key, info.size, "missing", info.md5))
+            elif there.size != info.size:
+                steps.append(Step("copy", key, info.size, "size differs", info.md5))
+            else:
+                same_size.append(key)
+        needed = set(same_size)
+        for key, future in early.items():
+            if key not in needed:
+                future.cancel()
+
+        def checksums(key: str) -> tuple[str, str | None, str | None]:
+            mine = wanted[key].md5 or (early[key].result() if key in early else None)
+            theirs = present[key].md5 or target_storage.file_md5(key)
+            return key, mine, theirs
+
+        unchanged = 0
         for key, mine, theirs in pool.map(checksums, same_size):
             if mine is not None and mine == theirs:
                 unchanged += 1
@@ -133,7 +162,8 @@ def plan_migration(
             if key not in wanted
         ]
     steps.sort(key=lambda step: (step.action, step.key))
-    return MigrationPlan(tuple(steps), unchanged, source.describe(), target.describe())
+    plan = MigrationPlan(tuple(steps), unchanged, source.describe(), target_storage.describe())
+    return plan, target_storage
 
 
 def run_migration(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import tempfile
@@ -135,6 +136,16 @@ class FilesystemStorage(StorageInterface):
             stream = path.open("rb")
         size = os.fstat(stream.fileno()).st_size
         return StoredFile(stream, key, size, guess_content_type(key))
+
+    def _md5(self, key: str) -> str | None:
+        path = self._path(key)
+        with self._translate("read", key):
+            if not path.is_file():
+                raise FileNotFoundError(f"No file stored under {key!r}.")
+            with path.open("rb") as stream:
+                return hashlib.file_digest(
+                    stream, lambda: hashlib.md5(usedforsecurity=False)
+                ).hexdigest()
 
     def _iter(self, prefix: str) -> Iterator[FileInfo]:
         """Walk in key order: each folder's entries sorted as their keys sort (a folder's
