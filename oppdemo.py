@@ -289,6 +289,34 @@ def download_sample_photos(
     raise typer.Exit(EXIT_DRIFT if report.failed else EXIT_OK)
 
 
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the file-upload demo (demo_app/) with uvicorn: http://HOST:PORT."""
+    import os
+
+    from oppdemo_core.demo_code import import_demo_module
+
+    project = Path(ctx.obj).resolve()
+    # As if run from the project: .env and a relative UPLOAD_DIR are found there.
+    os.chdir(project)
+    demo = _run(lambda: import_demo_module(project, "demo_app"))
+    try:
+        web_app = demo.create_app()
+    except ImportError as error:
+        _fail(f"The demo app cannot start ({error}): run `uv sync` to install its packages.")
+    except Exception as error:  # the storage package's configuration errors, among others
+        if type(error).__name__.startswith("Storage") or isinstance(error, ValueError):
+            _fail(str(error))
+        raise
+    import uvicorn
+
+    uvicorn.run(web_app, host=host, port=port, log_level="info")
+
+
 storage_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,

@@ -9,7 +9,7 @@ from types import ModuleType
 
 from .errors import OppdemoError
 
-_DEMO_PACKAGES = ("demo_scripts", "services")
+_DEMO_PACKAGES = ("demo_scripts", "services", "demo_app")
 
 
 class DemoCodeMissingError(OppdemoError):
@@ -29,6 +29,6 @@ def import_demo_module(project: Path, name: str) -> ModuleType:
         if (error.name or "").split(".")[0] not in _DEMO_PACKAGES:
             raise
         raise DemoCodeMissingError(
-            "The demo scripts are gone (demo_scripts/ or services/storage/ is missing): "
-            "`uv run python oppdemo.py restore` brings them back."
+            f"The demo code is gone ({(error.name or '').replace('.', '/')}/ is missing): "
+            "`uv run python oppdemo.py restore` brings it back."
         ) from None
