@@ -1,0 +1,142 @@
+"""Load check of the upload demo: 20 concurrent clients upload 200 photos of 200 KB each.
+
+    uv run python benchmarks/bench_upload.py
+
+For each backend (the filesystem, then S3 on a moto server in its own process), the demo runs
+as users run it (`oppdemo.py serve`, uvicorn) on 127.0.0.1. Every photo must come back in the
+listing and serve byte-identical bytes from its URL. Prints throughput and latencies.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import boto3
+import urllib3
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENTS, PHOTOS, SIZE = 20, 200, 200 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError("the server exited") from None
+            time.sleep(0.1)
+    raise RuntimeError("the server did not start")
+
+
+def start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    wait_for(port, process)
+    return process
+
+
+def photo(index: int) -> bytes:
+    """A distinct 200 KB body with a JPEG signature."""
+    return b"\xff\xd8\xff\xe0" + index.to_bytes(4, "big") + os.urandom(SIZE - 8)
+
+
+def load(origin: str) -> tuple[float, list[float], int]:
+    """Upload every photo with CLIENTS at once; check each is listed and served intact."""
+    pool = urllib3.PoolManager(maxsize=CLIENTS)
+    bodies = [photo(index) for index in range(PHOTOS)]
+
+    def upload(index: int) -> tuple[float, str]:
+        started = time.perf_counter()
+        answer = pool.request(
+            "POST",
+            f"{origin}/upload",
+            fields={"files": (f"photo-{index}.jpg", bodies[index], "image/jpeg")},
+            headers={"Accept": "application/json"},
+        )
+        elapsed = time.perf_counter() - started
+        assert answer.status == 200, answer.data[:200]
+        saved = answer.json()["saved"]
+        assert len(saved) == 1, answer.json()
+        return elapsed, saved[0]["key"]
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CLIENTS) as clients:
+        results = list(clients.map(upload, range(PHOTOS)))
+    wall = time.perf_counter() - started
+    keys = {key: bodies[index] for index, (_, key) in enumerate(results)}
+    listed = {item["key"]: item for item in pool.request("GET", f"{origin}/api/photos").json()}
+    intact = 0
+    for key, body in keys.items():
+        url = listed[key]["url"]
+        served = pool.request("GET", url if url.startswith("http") else f"{origin}{url}")
+        intact += served.status == 200 and served.data == body
+    return wall, [elapsed for elapsed, _ in results], intact
+
+
+def main() -> int:
+    moto_port = free_port()
+    moto = start([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
+                 moto_port, {})  # fmt: skip
+    endpoint = f"http://127.0.0.1:{moto_port}"
+    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="bench",
+                      aws_secret_access_key="bench-secret", region_name="us-east-1")  # fmt: skip
+    s3.create_bucket(Bucket="uploads")
+    backends = {
+        "filesystem": {},
+        "s3": {
+            "STORAGE_TYPE": "s3", "S3_ACCESS_KEY": "bench", "S3_SECRET_KEY": "bench-secret",
+            "S3_BUCKET": "uploads", "S3_ENDPOINT_URL": endpoint, "S3_PRESIGN": "true",
+        },
+    }  # fmt: skip
+    ok = True
+    try:
+        for name, env in backends.items():
+            with tempfile.TemporaryDirectory(prefix="oppdemo-bench-") as folder:
+                project = Path(folder)
+                shutil.copy(ROOT / "pyproject.toml", project)
+                for part in ("services", "demo_app"):
+                    shutil.copytree(ROOT / part, project / part)
+                port = free_port()
+                server = start([sys.executable, str(ROOT / "oppdemo.py"), "-C", str(project),
+                                "serve", "--port", str(port)], port, env)  # fmt: skip
+                try:
+                    wall, latencies, intact = load(f"http://127.0.0.1:{port}")
+                finally:
+                    server.terminate()
+                    server.wait()
+            p95 = statistics.quantiles(latencies, n=20)[18]
+            whole = intact == PHOTOS
+            ok &= whole
+            print(
+                f"{name:<10} {PHOTOS} photos x {SIZE // 1024} KB, {CLIENTS} clients: "
+                f"{PHOTOS / wall:6.1f} photos/s ({PHOTOS * SIZE / wall / 1e6:5.1f} MB/s), "
+                f"p50 {statistics.median(latencies) * 1000:5.0f} ms, p95 {p95 * 1000:5.0f} ms; "
+                f"{intact}/{PHOTOS} listed and byte-identical {'ok' if whole else 'LOST'}"
+            )
+    finally:
+        moto.terminate()
+        moto.wait()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
