@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,8 @@ import boto3
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from servers import start_moto  # noqa: E402
+
 from demo_scripts.download_sample_photos import SeedOptions, seed_photos  # noqa: E402
 from demo_scripts.photo_catalog import load_catalog  # noqa: E402
 from services.storage import get_storage  # noqa: E402
@@ -31,23 +32,6 @@ from tests.photo_server import photo_server  # noqa: E402
 
 PHOTOS = 50
 LATENCY = 0.1
-
-
-def start_moto() -> tuple[subprocess.Popen[bytes], str]:
-    """moto's S3 server in its own process, as S3 is a service of its own."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("moto did not start")
 
 
 def main() -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,35 +21,17 @@ from pathlib import Path
 
 import boto3
 import urllib3
+from servers import free_port, start_moto, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS, PHOTOS, SIZE = 20, 200, 200 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError("the server exited") from None
-            time.sleep(0.1)
-    raise RuntimeError("the server did not start")
 
 
 def start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    wait_for(port, process)
+    wait_for_port(port, process)
     return process
 
 
@@ -93,10 +74,7 @@ def load(origin: str) -> tuple[float, list[float], int]:
 
 
 def main() -> int:
-    moto_port = free_port()
-    moto = start([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
-                 moto_port, {})  # fmt: skip
-    endpoint = f"http://127.0.0.1:{moto_port}"
+    moto, endpoint = start_moto()
     s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="bench",
                       aws_secret_access_key="bench-secret", region_name="us-east-1")  # fmt: skip
     s3.create_bucket(Bucket="uploads")

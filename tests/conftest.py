@@ -9,6 +9,7 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +216,6 @@ def photos() -> Iterator[Any]:
 def read_only_folder(tmp_path: Path) -> Iterator[Path]:
     """A folder this process cannot write to: permission bits, or a read-only mount for root."""
     import os
-    import subprocess
     import sys
 
     folder = tmp_path / "read-only"
@@ -229,13 +229,22 @@ def read_only_folder(tmp_path: Path) -> Iterator[Path]:
         return
     if not sys.platform.startswith("linux"):
         pytest.skip("root ignores permission bits, and a read-only mount needs Linux here")
+    with mounted_tmpfs(folder, "ro,size=1m", "root ignores permission bits, and"):
+        yield folder
+
+
+@contextmanager
+def mounted_tmpfs(folder: Path, options: str, why: str = "") -> Iterator[Path]:
+    """Mount a tmpfs with `options` at `folder` for the duration (root, Linux); else skip."""
+    import subprocess
+
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)],
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
         capture_output=True,
         text=True,
     )
     if mounted.returncode != 0:
-        pytest.skip(f"root ignores permission bits, and no read-only mount: {mounted.stderr}")
+        pytest.skip(f"{why} cannot mount a tmpfs here: {mounted.stderr.strip()}".strip())
     try:
         yield folder
     finally:

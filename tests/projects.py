@@ -249,3 +249,17 @@ def make_fastopp_current(root: Path) -> Path:
         },
     )
     return root
+
+
+def make_demo_project(root: Path) -> Path:
+    """A copy of this project's demo code and manifest (the upload demo and its base included)."""
+    import shutil
+
+    project = root / "app"
+    project.mkdir()
+    shutil.copy(PROJECT_ROOT / "pyproject.toml", project)
+    for folder in ("services", "demo_scripts", "demo_app", "base_assets"):
+        shutil.copytree(
+            PROJECT_ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    return project

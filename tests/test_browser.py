@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from .conftest import free_port, make_bucket_public
-from .projects import PROJECT_ROOT
+from .projects import PROJECT_ROOT, make_demo_project
 
 # Set to keep the gallery's screenshots there (the README's picture comes from this test).
 _SHOTS = os.environ.get("OPPDEMO_SCREENSHOTS")
@@ -59,17 +59,6 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
-def _project(root: Path) -> Path:
-    project = root / "app"
-    project.mkdir()
-    shutil.copy(PROJECT_ROOT / "pyproject.toml", project)
-    for folder in ("services", "demo_scripts", "demo_app", "base_assets"):
-        shutil.copytree(
-            PROJECT_ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__")
-        )
-    return project
-
-
 def _jpeg(path: Path, colour: str) -> Path:
     buffer = io.BytesIO()
     Image.new("RGB", (120, 90), colour).save(buffer, "JPEG")
@@ -110,7 +99,7 @@ def serve(tmp_path: Path) -> Iterator[object]:
 def test_upload_show_and_delete_a_photo_in_a_real_browser(
     browser: object, serve: object, tmp_path: Path, backend: str, request: pytest.FixtureRequest
 ) -> None:
-    project = _project(tmp_path)
+    project = make_demo_project(tmp_path)
     env: dict[str, str] = {}
     if backend == "s3":
         env = request.getfixturevalue("s3_env")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import subprocess
 import sys
 import urllib.request
@@ -19,7 +18,7 @@ from demo_app import create_app
 from services.storage import FilesystemStorage, StorageInterface
 
 from .conftest import free_port, make_bucket_public, make_s3_storage
-from .projects import PROJECT_ROOT, run_cli
+from .projects import make_demo_project, run_cli
 
 
 def image(image_format: str, colour: str = "red", size: int = 32) -> bytes:
@@ -200,17 +199,6 @@ def test_a_read_only_disk_starts_and_says_uploads_need_s3(read_only_folder: Path
         assert "S3_BUCKET" in answer.json()["error"]
 
 
-def _demo_project(root: Path) -> Path:
-    project = root / "app"
-    project.mkdir()
-    shutil.copy(PROJECT_ROOT / "pyproject.toml", project)
-    for folder in ("services", "demo_scripts", "demo_app", "base_assets"):
-        shutil.copytree(
-            PROJECT_ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__")
-        )
-    return project
-
-
 def _page_of(project: Path) -> str:
     """The demo page as the project's own app serves it, in a process of its own."""
     code = (
@@ -227,7 +215,7 @@ def _page_of(project: Path) -> str:
 
 
 def test_destroy_leaves_the_minimal_app_and_restore_brings_the_demo_back(tmp_path: Path) -> None:
-    project = _demo_project(tmp_path)
+    project = make_demo_project(tmp_path)
     assert run_cli(project, "save").returncode == 0
     assert "Photo uploads" in _page_of(project)
     assert run_cli(project, "destroy", "--yes").returncode == 0
@@ -241,7 +229,7 @@ def test_destroy_leaves_the_minimal_app_and_restore_brings_the_demo_back(tmp_pat
 def test_asset_commands_never_import_the_web_stack(
     tmp_path: Path, command: tuple[str, ...]
 ) -> None:
-    project = _demo_project(tmp_path)
+    project = make_demo_project(tmp_path)
     assert run_cli(project, "save").returncode == 0
     result = run_cli(project, *command, python_flags=("-X", "importtime"))
     assert result.returncode in (0, 1), result.stderr
@@ -253,7 +241,7 @@ def test_asset_commands_never_import_the_web_stack(
 
 
 def test_serve_names_a_bad_setting_in_one_sentence(tmp_path: Path) -> None:
-    project = _demo_project(tmp_path)
+    project = make_demo_project(tmp_path)
     result = run_cli(project, "serve", "--port", str(free_port()), env={"STORAGE_TYPE": "s4"})
     assert result.returncode == 2
     assert "STORAGE_TYPE='s4' is not a storage type" in result.stderr

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from .conftest import mounted_tmpfs
 from .projects import capture, make_project, run_cli
 
 pytestmark = pytest.mark.skipif(
@@ -24,17 +24,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     """An 8 MB tmpfs mounted for the test."""
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with mounted_tmpfs(mount_point, "size=8m"):
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def _fill(disk: Path, leave: int) -> None:

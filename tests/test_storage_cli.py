@@ -19,17 +19,10 @@ import pytest
 
 from .conftest import ACCESS_KEY, SECRET_KEY, free_port, make_bucket_public
 from .projects import PROJECT_ROOT, posix_only, run_cli
+from .test_storage_contract import TRICKY_KEYS as CONTRACT_KEYS
 
-TRICKY_KEYS = [
-    "photos/with space.jpg",
-    "photos/plus+sign.jpg",
-    "photos/hash#tag.jpg",
-    "photos/per%cent.jpg",
-    "photos/question?.jpg",
-    "photos/ünïcødé-Åsa.jpg",
-    "photos/日本語/写真.jpg",
-    "photos/deep/er/and/deeper/still/a.jpg",
-]
+# The contract's tricky keys, and deeper paths.
+TRICKY_KEYS = [*CONTRACT_KEYS[1:], "photos/deep/er/and/deeper/still/a.jpg"]
 
 
 def _caches(folder: str, names: list[str]) -> list[str]:
