@@ -133,7 +133,7 @@ def check_storage(
         if isinstance(settings, S3Settings):
             step("endpoint reachable", lambda: _reach(settings))
             step("credentials accepted", lambda: _credentials(storage, package))
-            step("bucket exists", lambda: _bucket(storage, package))
+            step("bucket exists", lambda: _bucket(storage))
         elif isinstance(settings, FilesystemSettings):
             step("folder writable", lambda: _folder(storage))
     except _Stop:
@@ -212,9 +212,10 @@ def _credentials(storage: Any, package: ModuleType) -> str:
     return ""
 
 
-def _bucket(storage: Any, package: ModuleType) -> str:
-    next(iter(storage.iter_files(f"{PROBE_FOLDER}/")), None)
-    return storage.settings.bucket
+def _bucket(storage: Any) -> str:
+    # A HEAD of a key that is not there: S3 then asks whether the bucket itself exists.
+    storage.file_exists(f"{PROBE_FOLDER}/absent-{uuid.uuid4().hex}")
+    return str(storage.settings.bucket)
 
 
 def _folder(storage: Any) -> str:
