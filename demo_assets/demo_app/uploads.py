@@ -68,7 +68,7 @@ def accept(source: BinaryIO, max_bytes: int) -> Photo:
         while chunk := source.read(_CHUNK):
             size += len(chunk)
             if size > max_bytes:
-                raise Rejected(f"over the {max_bytes // (1024 * 1024)} MB limit")
+                raise Rejected(f"over the {max_bytes / (1024 * 1024):.3g} MB limit")
             if len(head) < 16:
                 head = (head + chunk)[:16]
             spooled.write(chunk)
