@@ -304,14 +304,14 @@ def serve(
     # As if run from the project: .env and a relative UPLOAD_DIR are found there.
     os.chdir(project)
     demo = _run(lambda: import_demo_module(project, "demo_app"))
+    # The demo's settings errors (STORAGE_TYPE, UPLOAD_MAX_MB); the minimal app left by
+    # `destroy` has no storage package to raise them.
+    storage = sys.modules.get("services.storage")
+    settings_errors = (ValueError, *([storage.StorageError] if storage else []))
     try:
         web_app = demo.create_app()
-    except ImportError as error:
-        _fail(f"The demo app cannot start ({error}): run `uv sync` to install its packages.")
-    except Exception as error:  # the storage package's configuration errors, among others
-        if type(error).__name__.startswith("Storage") or isinstance(error, ValueError):
-            _fail(str(error))
-        raise
+    except settings_errors as error:
+        _fail(str(error))
     import uvicorn
 
     uvicorn.run(web_app, host=host, port=port, log_level="info")

@@ -135,3 +135,21 @@ def test_upload_show_and_delete_a_photo_in_a_real_browser(
         assert page.locator("figure img[alt^='uploads/']").count() == 0
     finally:
         page.close()
+
+
+def test_serve_runs_the_minimal_app_after_destroy(
+    browser: object, serve: object, tmp_path: Path
+) -> None:
+    from .projects import run_cli
+
+    project = make_demo_project(tmp_path)
+    assert run_cli(project, "save").returncode == 0
+    assert run_cli(project, "destroy", "--yes").returncode == 0
+    origin = serve(project, {})  # type: ignore[operator]
+    page = browser.new_page()  # type: ignore[attr-defined]
+    try:
+        page.goto(origin)
+        assert "The upload demo was removed" in page.locator("h1").inner_text()
+        assert "oppdemo.py restore" in page.content()
+    finally:
+        page.close()
