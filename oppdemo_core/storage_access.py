@@ -7,6 +7,7 @@ loaded from the project. Objects that a command overwrites or removes are first 
 
 from __future__ import annotations
 
+import importlib
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +35,7 @@ def current_settings(package: ModuleType, env_file: Path | None) -> dict[str, st
         raise SettingsFileError(
             f"There is no settings file {env_file}: check the path given to --env-file."
         )
-    factory: Any = importlib_module(package, "factory")
+    factory: Any = importlib.import_module(f"{package.__name__}.factory")
     merged: dict[str, str] = factory.storage_environment(env_file or ".env")
     return merged
 
@@ -53,12 +54,6 @@ def file_settings(path: Path) -> dict[str, str]:
     except (OSError, UnicodeDecodeError) as error:
         raise SettingsFileError(f"Cannot read {path} ({error}): fix the file.") from None
     return {key: value for key, value in values.items() if value is not None}
-
-
-def importlib_module(package: ModuleType, name: str) -> ModuleType:
-    import importlib
-
-    return importlib.import_module(f"{package.__name__}.{name}")
 
 
 class ObjectBackup:
