@@ -41,6 +41,16 @@ def _start_restore(project: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def _wait_for_backup(project: Path, before: set[str], process: subprocess.Popen[bytes]) -> float:
+    """When the restore's backup appeared (it is complete then, and changes begin)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if any(name[:1].isdigit() for name in set(os.listdir(project / "backups")) - before):
+            break
+        time.sleep(0.001)
+    return time.monotonic()
+
+
 def _working(project: Path) -> dict[str, tuple[object, ...]]:
     return capture(project / "demo_scripts")
 
@@ -58,9 +68,13 @@ def test_killed_restore_is_completed_by_rerun_or_reversed_by_undo(tmp_path: Path
     edited, saved = _working(project), _saved(project)
     assert edited != saved
 
-    started = time.monotonic()
-    assert run_cli(project, "restore").returncode == 0
-    duration = time.monotonic() - started
+    # Time the change itself: from the moment its backup appears to the end of the process
+    # (start-up and planning come first and change nothing, so kills go where changes happen).
+    process = _start_restore(project)
+    started = _wait_for_backup(project, set(os.listdir(project / "backups")), process)
+    process.wait()
+    window = time.monotonic() - started
+    assert process.returncode == 0
     assert _working(project) == saved
 
     interrupted_midway = 0
@@ -69,7 +83,8 @@ def test_killed_restore_is_completed_by_rerun_or_reversed_by_undo(tmp_path: Path
         shutil.copytree(template, project / "demo_scripts", symlinks=True)
         backups_before = set(os.listdir(project / "backups"))
         process = _start_restore(project)
-        time.sleep(duration * (point + 1) / (KILL_POINTS + 1))
+        _wait_for_backup(project, backups_before, process)
+        time.sleep(window * point / KILL_POINTS)
         process.send_signal(signal.SIGKILL)
         process.wait()
         state = _working(project)
