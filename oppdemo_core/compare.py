@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
 from .errors import PlanError
+from .forked import run_halves
 from .scan import Entry, Tree
 
 _CHUNK = 1024 * 1024
@@ -98,40 +98,22 @@ def content_differs(first: Tree, second: Tree, keys: list[str]) -> list[str]:
     if len(keys) < _FORK_FROM or not _CAN_FORK:
         return _compare_keys(first, second, keys)
     middle = len(keys) // 2
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: compare the second half, send the result, exit at once
-        os.close(read_end)
-        _send_result(write_end, lambda: _compare_keys(first, second, keys[middle:]))
-    os.close(write_end)
-    try:
-        differing = _compare_keys(first, second, keys[:middle])
-    finally:
-        with os.fdopen(read_end, "rb") as pipe:
-            message = pipe.read()
-        os.waitpid(pid, 0)
+
+    def there() -> bytes:
+        try:
+            return b"o" + "\0".join(_compare_keys(first, second, keys[middle:])).encode(
+                "utf-8", "surrogateescape"
+            )
+        except PlanError as error:
+            return b"e" + str(error).encode("utf-8", "surrogateescape")
+
+    differing, message = run_halves(lambda: _compare_keys(first, second, keys[:middle]), there)
     kind, payload = message[:1], message[1:].decode("utf-8", "surrogateescape")
     if kind == b"e":
         raise PlanError(payload)
     if kind != b"o":  # the child died without a word: do its half here
         return differing + _compare_keys(first, second, keys[middle:])
     return differing + [key for key in payload.split("\0") if key]
-
-
-def _send_result(descriptor: int, compare: Callable[[], list[str]]) -> NoReturn:
-    code = 0
-    try:
-        try:
-            message = b"o" + "\0".join(compare()).encode("utf-8", "surrogateescape")
-        except PlanError as error:
-            message = b"e" + str(error).encode("utf-8", "surrogateescape")
-        with os.fdopen(descriptor, "wb") as pipe:
-            pipe.write(message)
-    except BaseException:
-        code = 1
-    finally:
-        # Leave without running the parent's exit handlers or flushing its buffers twice.
-        os._exit(code)
 
 
 def _compare_keys(first: Tree, second: Tree, keys: list[str]) -> list[str]:

@@ -6,15 +6,13 @@ import errno
 import glob
 import json
 import os
-import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
 
 from . import fileops
 from .backups import BackupStore, Record
 from .errors import PlanError
+from .forked import run_halves
 from .ignore import NO_IGNORES, TEMPORARY_SUFFIX
 from .interrupt import Interrupted, SignalGuard
 from .plan import Operation, Plan, ordered, removal
@@ -184,24 +182,24 @@ def _apply_in_two_processes(
     command never leaves a child writing on.
     """
     middle = len(writes) // 2
-    parent = os.getpid()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child
-        os.close(read_end)
-        _die_with_parent(parent)
-        _report_half(write_end, lambda: _apply(base, writes[middle:], guard, link, staging), guard)
-    os.close(write_end)
-    failure: OSError | Interrupted | None = None
-    try:
-        _apply(base, writes[:middle], guard, link, staging)
-    except (OSError, Interrupted) as error:
-        failure = error
-    finally:
-        # Wait for the child's half in any case: a rollback must not race its writes.
-        with os.fdopen(read_end, "rb") as pipe:
-            message = pipe.read()
-        os.waitpid(pid, 0)
+
+    def here() -> OSError | Interrupted | None:
+        try:
+            _apply(base, writes[:middle], guard, link, staging)
+        except (OSError, Interrupted) as error:
+            return error  # raised once the child's half is done: a rollback must not race it
+        return None
+
+    def there() -> bytes:
+        try:
+            _apply(base, writes[middle:], guard, link, staging)
+        except OSError as error:
+            return b"e" + json.dumps([error.errno, error.strerror, error.filename]).encode()
+        except Interrupted:
+            return b"i" + str(guard.received).encode()
+        return b"o"
+
+    failure, message = run_halves(here, there, die_with_parent=True)
     if failure is not None:
         raise failure
     kind, payload = message[:1], message[1:]
@@ -213,40 +211,6 @@ def _apply_in_two_processes(
         guard.check()
     if kind != b"o":
         raise OSError(errno.EIO, "the second copying process died", f"{base}/{writes[middle].path}")
-
-
-def _report_half(descriptor: int, work: Callable[[], None], guard: SignalGuard) -> NoReturn:
-    code = 0
-    try:
-        try:
-            work()
-            message = b"o"
-        except OSError as error:
-            message = b"e" + json.dumps([error.errno, error.strerror, error.filename]).encode()
-        except Interrupted:
-            message = b"i" + str(guard.received).encode()
-        with os.fdopen(descriptor, "wb") as pipe:
-            pipe.write(message)
-    except BaseException:
-        code = 1
-    finally:
-        # Leave without running the parent's exit handlers or flushing its buffers twice.
-        os._exit(code)
-
-
-def _die_with_parent(parent: int) -> None:
-    """Ask Linux to kill this child when its parent dies (SIGKILL included)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # the parent died before the request took effect
-        os._exit(1)
-
-
-_PR_SET_PDEATHSIG = 1
 
 
 def reverse_operations(store: BackupStore, record: Record) -> tuple[Operation, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from rich.console import Console
 from rich.markup import escape
@@ -209,7 +209,22 @@ _PHOTO_WORDS = {
 }
 
 
-class PhotoProgress:
+class _LiveProgress:
+    """A rich progress display shown while the `with` block runs, when there is one."""
+
+    _progress: Any = None
+
+    def __enter__(self) -> Self:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+class PhotoProgress(_LiveProgress):
     """A progress bar with a line per photo on a terminal; silent (lines come later) otherwise."""
 
     def __init__(self, console: Console, total: int) -> None:
@@ -222,15 +237,6 @@ class PhotoProgress:
 
             self._progress = Progress(console=console, transient=True)
             self._task = self._progress.add_task("Seeding photos", total=total)
-
-    def __enter__(self) -> PhotoProgress:
-        if self._progress is not None:
-            self._progress.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
 
     def show(self, result: PhotoResult) -> None:
         if self._progress is not None and self._task is not None:
@@ -317,12 +323,11 @@ def migration_plan(console: Console, plan: MigrationPlan) -> None:
     )
 
 
-class MigrationProgress:
+class MigrationProgress(_LiveProgress):
     """A bar with files and bytes on a terminal; nothing until the end otherwise."""
 
     def __init__(self, console: Console, plan: MigrationPlan) -> None:
         self.streamed = console.is_terminal
-        self._progress: Any = None
         if self.streamed and plan.steps:
             from rich.progress import (
                 BarColumn,
@@ -340,25 +345,20 @@ class MigrationProgress:
                 console=console,
                 transient=True,
             )
-            self._files = self._progress.add_task("files", total=len(plan.steps))
-            self._bytes = self._progress.add_task("bytes", total=max(plan.bytes_to_copy, 1))
+            # One bar of bytes; the files done so far are counted in its description.
+            self._files, self._done = len(plan.steps), 0
+            self._task = self._progress.add_task(self._label(), total=max(plan.bytes_to_copy, 1))
 
-    def __enter__(self) -> MigrationProgress:
-        if self._progress is not None:
-            self._progress.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+    def _label(self) -> str:
+        return f"{self._done}/{self._files} files"
 
     def show(self, result: StepResult) -> None:
         if self._progress is None:
             return
         self._progress.console.print(_migration_line(result))
-        self._progress.advance(self._files)
-        if result.step.action == "copy":
-            self._progress.advance(self._bytes, result.step.size)
+        self._done += 1
+        copied = result.step.size if result.step.action == "copy" else 0
+        self._progress.update(self._task, advance=copied, description=self._label())
 
 
 def migration_report(console: Console, report: MigrationReport, streamed: bool) -> None:

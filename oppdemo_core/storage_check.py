@@ -261,18 +261,23 @@ def _serve(url: str, content: bytes, settings: Any, base_url: str | None, config
     raise _Stop(f"{problem}: the app must serve UPLOAD_DIR at UPLOAD_URL (a StaticFiles mount).")
 
 
-def _public_fixes(settings: Any) -> str:
-    policy = {
+def public_read_policy(bucket: str, prefix: str = "") -> dict[str, object]:
+    """The bucket policy that lets anyone read the objects under `prefix` (what `check` shows)."""
+    return {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Effect": "Allow",
                 "Principal": "*",
                 "Action": "s3:GetObject",
-                "Resource": f"arn:aws:s3:::{settings.bucket}/{settings.prefix}*",
+                "Resource": f"arn:aws:s3:::{bucket}/{prefix}*",
             }
         ],
     }
+
+
+def _public_fixes(settings: Any) -> str:
+    policy = public_read_policy(settings.bucket, settings.prefix)
     if settings.cdn_url:
         return (
             f"S3_CDN_URL is set, so the CDN at {settings.cdn_url} must be allowed to read the "

@@ -17,6 +17,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from oppdemo_core.storage_check import public_read_policy
 from services.storage import FilesystemStorage, MemoryStorage, S3Storage, StorageInterface
 from services.storage.config import S3Settings
 
@@ -94,17 +95,8 @@ def make_bucket_public(env: dict[str, str]) -> None:
         aws_secret_access_key=SECRET_KEY,
         region_name="us-east-1",
     )
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": "s3:GetObject",
-                "Resource": f"arn:aws:s3:::{env['S3_BUCKET']}/*",
-            }
-        ],
-    }
+    # The policy `storage check` recommends: these tests show that it works.
+    policy = public_read_policy(env["S3_BUCKET"])
     client.put_bucket_policy(Bucket=env["S3_BUCKET"], Policy=json.dumps(policy))
 
 
