@@ -431,7 +431,7 @@ def storage_rm(
     keys: Annotated[list[str], typer.Argument(help="The keys to delete.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Delete stored keys (each is first copied into backups/storage/)."""
+    """Delete stored keys (each is first copied into the backups folder's storage/)."""
     from oppdemo_core.storage_access import ObjectBackup
 
     package, storage = _open_storage(ctx)
@@ -439,7 +439,7 @@ def storage_rm(
         if not sys.stdin.isatty():
             _fail("Deleting several keys needs confirmation: pass --yes when not in a terminal.")
         typer.confirm(f"Delete {len(keys)} stored files? (a copy is kept)", abort=True)
-    backup = ObjectBackup(package, ctx.obj.project)
+    backup = _run(lambda: ObjectBackup(package, ctx.obj.project))
     missing = 0
     for key in keys:
         _storage_call(package, lambda key=key: backup.keep(storage, key))  # type: ignore[misc]
@@ -511,7 +511,7 @@ def storage_migrate(
     """Copy every file that is missing or differs from one storage to another."""
     import os
 
-    from oppdemo_core import migration, render, storage_access
+    from oppdemo_core import interrupt, migration, render, storage_access, storage_location
 
     context: StorageContext = ctx.obj
     source_file, target_file = (source.resolve() if source else None), to.resolve()
@@ -525,17 +525,25 @@ def storage_migrate(
         )
     )
     target_env = _run(lambda: storage_access.file_settings(target_file))
+    # Refused before anything is read or written: the same data, or one inside the other.
+    _run(
+        lambda: storage_location.refuse_overlap(
+            storage_location.storage_location(source_env, context.project),
+            storage_location.storage_location(target_env, context.project),
+        )
+    )
+    backup = _run(lambda: storage_access.ObjectBackup(package, context.project))
     origin = _storage_call(package, lambda: package.get_storage(source_env))
     console, _ = _consoles()
     # The target (for S3: botocore and a client) is made while the source is read.
-    plan, target = _storage_call(
-        package,
-        lambda: migration.plan_migration(
-            origin, lambda: package.get_storage(target_env), delete, concurrency
-        ),
+    plan, target = _run(
+        lambda: _storage_call(
+            package,
+            lambda: migration.plan_migration(
+                origin, lambda: package.get_storage(target_env), delete, concurrency
+            ),
+        )
     )
-    if origin.describe() == target.describe():
-        _fail(f"The source and the target are the same storage ({origin.describe()}): check --to.")
     deletions = sum(1 for step in plan.steps if step.action == "delete")
     if dry_run:
         if as_json:
@@ -552,25 +560,36 @@ def storage_migrate(
                 "pass --yes when not in a terminal (or --dry-run to see them)."
             )
         typer.confirm(f"Delete {deletions} file(s) from {target.describe()}?", abort=True)
-    backup = storage_access.ObjectBackup(package, context.project)
-    with render.MigrationProgress(console, plan) as progress:
+    # Ctrl-C and SIGTERM stop the run between steps (copies in flight give up whole), and
+    # the summary below says what was done and what was not.
+    with interrupt.deferred_signals() as guard, render.MigrationProgress(console, plan) as progress:
         report = _storage_call(
             package,
             lambda: migration.run_migration(
                 plan, origin, target, concurrency, progress.show,
-                (package.StorageError, OSError), backup.keep,
+                (package.StorageError, OSError), backup.keep, lambda: guard.received,
             ),
         )  # fmt: skip
+    kept_in = backup.where(context.project) if backup.kept else None
     if as_json:
-        _print_json(report.to_dict())
+        _print_json({**report.to_dict(), "backups": kept_in})
     else:
         render.migration_report(console, report, progress.streamed)
-        if backup.kept:
+        if kept_in:
             console.print(
                 f"The {backup.kept} target file(s) replaced or deleted were first copied "
-                f"into {backup.where(context.project)}/."
+                f"into {kept_in}/."
             )
-    raise typer.Exit(EXIT_DRIFT if report.failed else EXIT_OK)
+    if report.stopped_by is not None:
+        stopped = interrupt.Interrupted("", report.stopped_by)
+        _, errors = _consoles()
+        errors.print(
+            f"Interrupted ({stopped.signal_name}): no deletion ran; "
+            "run the same command again to finish.",
+            highlight=False,
+        )
+        raise typer.Exit(stopped.exit_code)
+    raise typer.Exit(EXIT_DRIFT if report.failed or report.count("not run") else EXIT_OK)
 
 
 def _fail(message: str, exit_code: int = EXIT_ERROR) -> NoReturn:

@@ -1,33 +1,43 @@
 """`storage migrate`: copy what differs from one storage to another, restartably.
 
-The plan compares each key by size, then by content checksum (MD5): an S3 listing carries it
-for single-part uploads, the object's metadata for multipart ones, and a local file is read to
-compute it. Every copy streams in chunks and lands whole (an S3 object appears when complete;
-a local file is renamed into place), so a run killed at any point is finished by the next,
-which finds the copied keys equal and copies nothing twice.
+The plan compares each key by size, then by content: the MD5 an S3 listing carries for
+single-part uploads or the object's metadata for multipart ones; else the ETag of the source
+that a target object was copied from (kept in its metadata); else both sides are read. Every
+copy streams in chunks and lands whole (an S3 object appears when complete; a local file is
+renamed into place), so a run stopped at any point is finished by the next, which finds the
+copied keys equal and copies nothing twice. Deletions run only after every copy succeeded.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from services.storage import StorageInterface
     from services.storage.base import FileInfo
 
 Action = Literal["copy", "delete"]
-Outcome = Literal["copied", "deleted", "failed", "planned"]
+Outcome = Literal["copied", "deleted", "failed", "planned", "not run"]
 # Large files are copied two at a time at most: each holds a few multipart chunks in memory.
 _LARGE = 64 * 1024 * 1024
 _LARGE_AT_ONCE = 2
 # The smallest multipart threshold S3_MULTIPART_THRESHOLD_MB allows.
 _KEEP_MD5_FROM = 1024 * 1024
+_CHUNK = 1024 * 1024
+# The metadata key (x-amz-meta-...) that records the ETag of the object a copy came from;
+# the S3 backend reads it back as `FileInfo.origin`.
+ORIGIN_METADATA = "oppdemo-origin-etag"
+
+
+class MigrationStopped(Exception):
+    """A signal arrived: the copy in flight gives up, leaving nothing half-written."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,7 @@ class Step:
     size: int
     reason: str
     md5: str | None = None
+    etag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,8 @@ class MigrationPlan:
     unchanged: int
     source: str
     target: str
+    # Folder markers (zero-byte keys ending in '/', made by S3 consoles): never copied.
+    skipped: tuple[str, ...] = ()
 
     @property
     def bytes_to_copy(self) -> int:
@@ -64,6 +77,10 @@ class StepResult:
 class MigrationReport:
     plan: MigrationPlan
     results: list[StepResult] = field(default_factory=list)
+    method: str = "streamed"
+    bytes_read: int = 0
+    # The signal (SIGINT, SIGTERM) that stopped the run, if one did.
+    stopped_by: int | None = None
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for result in self.results if result.outcome == outcome)
@@ -76,11 +93,16 @@ class MigrationReport:
         return {
             "source": self.plan.source,
             "target": self.plan.target,
+            "method": self.method,
             "unchanged": self.plan.unchanged,
             "copied": self.count("copied"),
             "deleted": self.count("deleted"),
             "failed": len(self.failed),
+            "not_run": self.count("not run"),
+            "skipped": list(self.plan.skipped),
             "bytes": sum(r.step.size for r in self.results if r.outcome == "copied"),
+            "bytes_read": self.bytes_read,
+            "interrupted": self.stopped_by is not None,
             "steps": [
                 {
                     "action": r.step.action,
@@ -93,6 +115,19 @@ class MigrationReport:
                 for r in self.results
             ],
         }
+
+
+def _is_folder_marker(info: FileInfo) -> bool:
+    return info.key == "" or info.key.endswith("/")
+
+
+def _read_md5(storage: StorageInterface, key: str) -> str:
+    """The MD5 of a stored file, computed by reading it."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with storage.open_file(key) as stream:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def plan_migration(
@@ -113,10 +148,17 @@ def plan_migration(
 
         def make_and_list() -> tuple[StorageInterface, dict[str, FileInfo]]:
             storage = target() if callable(target) else target
-            return storage, {info.key: info for info in storage.iter_files()}
+            listing = storage.iter_files()
+            return storage, {info.key: info for info in listing if not _is_folder_marker(info)}
 
         listing = lister.submit(make_and_list)
-        wanted = {info.key: info for info in source.iter_files()}
+        wanted: dict[str, FileInfo] = {}
+        skipped: list[str] = []
+        for info in source.iter_files():
+            if _is_folder_marker(info):
+                skipped.append(info.key or "/")
+            else:
+                wanted[info.key] = info
         early = {
             key: pool.submit(source.file_md5, key)
             for key, info in wanted.items()
@@ -133,9 +175,9 @@ def plan_migration(
         for key, info in wanted.items():
             there = present.get(key)
             if there is None:
-                steps.append(Step("copy", key, info.size, "missing", info.md5))
+                steps.append(Step("copy", key, info.size, "missing", info.md5, info.etag))
             elif there.size != info.size:
-                steps.append(Step("copy", key, info.size, "size differs", info.md5))
+                steps.append(Step("copy", key, info.size, "size differs", info.md5, info.etag))
             else:
                 same_size.append(key)
         needed = set(same_size)
@@ -143,18 +185,28 @@ def plan_migration(
             if key not in needed:
                 future.cancel()
 
-        def checksums(key: str) -> tuple[str, str | None, str | None]:
-            mine = wanted[key].md5 or (early[key].result() if key in early else None)
-            theirs = present[key].md5 or target_storage.file_md5(key)
-            return key, mine, theirs
+        def same_content(key: str) -> tuple[str, bool, str | None]:
+            mine_info, theirs_info = wanted[key], present[key]
+            mine = mine_info.md5 or (early[key].result() if key in early else None)
+            theirs = theirs_info.md5
+            if mine is None or theirs is None:
+                # What the target knows without reading: an MD5 kept in its metadata, and
+                # the ETag of the source it was copied from (unchanged if the ETag is).
+                known = target_storage.file_info(key)
+                if mine_info.etag and known.origin == mine_info.etag:
+                    return key, True, mine
+                theirs = theirs or known.md5
+                mine = mine or _read_md5(source, key)
+                theirs = theirs or _read_md5(target_storage, key)
+            return key, mine == theirs, mine
 
         unchanged = 0
-        for key, mine, theirs in pool.map(checksums, same_size):
-            if mine is not None and mine == theirs:
+        for key, same, mine in pool.map(same_content, same_size):
+            if same:
                 unchanged += 1
             else:
-                reason = "content differs" if mine and theirs else "checksum unknown"
-                steps.append(Step("copy", key, wanted[key].size, reason, mine))
+                info = wanted[key]
+                steps.append(Step("copy", key, info.size, "content differs", mine, info.etag))
     if delete:
         steps += [
             Step("delete", key, info.size, "not in the source")
@@ -162,8 +214,43 @@ def plan_migration(
             if key not in wanted
         ]
     steps.sort(key=lambda step: (step.action, step.key))
-    plan = MigrationPlan(tuple(steps), unchanged, source.describe(), target_storage.describe())
+    plan = MigrationPlan(
+        tuple(steps),
+        unchanged,
+        source.describe(),
+        target_storage.describe(),
+        tuple(sorted(skipped)),
+    )
     return plan, target_storage
+
+
+class _Metered:
+    """A source stream that counts the bytes read through it and gives up once stopped."""
+
+    def __init__(self, stream: Any, stop: Callable[[], bool], count: Callable[[int], None]):
+        self._stream = stream
+        self._stop = stop
+        self._count = count
+
+    def read(self, size: int = -1) -> bytes:
+        if self._stop():
+            raise MigrationStopped("stopped before this copy finished")
+        chunk: bytes = self._stream.read(size)
+        self._count(len(chunk))
+        return chunk
+
+    # A local file can seek, which lets an S3 upload read each part when it sends it.
+    def seekable(self) -> bool:
+        seekable = getattr(self._stream, "seekable", None)
+        return bool(seekable and seekable())
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        result: int = self._stream.seek(offset, whence)
+        return result
+
+    def tell(self) -> int:
+        result: int = self._stream.tell()
+        return result
 
 
 def run_migration(
@@ -174,41 +261,121 @@ def run_migration(
     on_result: Callable[[StepResult], None] | None = None,
     errors: tuple[type[BaseException], ...] = (OSError,),
     keep: Callable[[StorageInterface, str], None] | None = None,
+    stopped: Callable[[], int | None] = lambda: None,
 ) -> MigrationReport:
-    """Carry out the plan; a key that fails (one the target cannot hold, say) fails alone.
+    """Carry out the plan: every copy first, then (only if all succeeded) every deletion.
 
-    `keep(target, key)` is called before a target object is replaced or deleted (to back it
-    up). `errors` are the exceptions that fail one key (the storage package's own, with
-    OSError); anything else is a bug and stops the run.
+    A key that fails (one the target cannot hold, say) fails alone. `keep(target, key)` is
+    called before a target object is replaced or deleted (to back it up). `errors` are the
+    exceptions that fail one key (the storage package's own, with OSError); anything else is
+    a bug and stops the run. `stopped()` names the signal that asks the run to stop: nothing
+    new starts, copies in flight give up, no deletion runs.
     """
     report = MigrationReport(plan)
     large = threading.Semaphore(_LARGE_AT_ONCE)
+    counted = threading.Lock()
+    can_copy_from = getattr(target, "can_copy_from", None)
+    server_side = bool(can_copy_from and can_copy_from(source))
+    report.method = "server-side copy" if server_side else "streamed"
+
+    def is_stopped() -> bool:
+        return stopped() is not None
+
+    def count(size: int) -> None:
+        with counted:
+            report.bytes_read += size
+
+    def copy(step: Step) -> None:
+        if server_side:
+            target.copy_from(source, step.key, step.size, step.md5, step.etag)  # type: ignore[attr-defined]
+            return
+        limit = large if step.size >= _LARGE else contextlib.nullcontext()
+        with limit, source.open_file(step.key) as stream:
+            md5 = step.md5
+            if md5 is None and step.size >= _KEEP_MD5_FROM and stream.seekable():
+                # A local file this large may go up to S3 in parts, whose ETag is no MD5:
+                # pass its MD5 along to be kept in the object's metadata. (A stream that
+                # cannot seek is hashed by the S3 backend on the way up.)
+                md5 = source.file_md5(step.key)
+            attributes = stream.attributes
+            if step.md5 is None and step.etag:
+                # Remember which source object this is, to know it unchanged next time.
+                metadata = {**attributes.metadata, ORIGIN_METADATA: step.etag}
+                attributes = type(attributes)(
+                    attributes.cache_control, attributes.content_disposition, metadata
+                )
+            metered = _Metered(stream, is_stopped, count)
+            target.save_stream(metered, step.key, stream.content_type, md5, attributes)
 
     def carry_out(step: Step) -> StepResult:
+        if is_stopped():
+            return StepResult(step, "not run", "interrupted")
         try:
             if keep is not None and step.reason != "missing":
                 keep(target, step.key)
             if step.action == "delete":
                 target.delete_file(step.key)
                 return StepResult(step, "deleted")
-            md5 = step.md5
-            if md5 is None and step.size >= _KEEP_MD5_FROM:
-                # A file this large may go up to S3 in parts, whose ETag is no MD5: pass the
-                # MD5 along to be kept in the object's metadata, so a rerun can compare it.
-                md5 = source.file_md5(step.key)
-            limit = large if step.size >= _LARGE else contextlib.nullcontext()
-            with limit, source.open_file(step.key) as stream:
-                target.save_stream(stream, step.key, stream.content_type, md5)
+            copy(step)
             return StepResult(step, "copied")
+        except MigrationStopped:
+            return StepResult(step, "not run", "interrupted while copying")
         except errors as error:
+            if is_stopped():
+                return StepResult(step, "not run", "interrupted while copying")
             return StepResult(step, "failed", str(error) or type(error).__name__)
 
-    with ThreadPoolExecutor(max(1, concurrency)) as pool:
-        futures = [pool.submit(carry_out, step) for step in plan.steps]
-        for future in as_completed(futures):
-            result = future.result()
-            report.results.append(result)
-            if on_result is not None:
-                on_result(result)
+    def record(result: StepResult) -> None:
+        report.results.append(result)
+        if on_result is not None:
+            on_result(result)
+
+    copies = [step for step in plan.steps if step.action == "copy"]
+    deletions = [step for step in plan.steps if step.action == "delete"]
+    for result in _run_steps(copies, carry_out, concurrency, is_stopped):
+        record(result)
+    if deletions:
+        if is_stopped():
+            reason = "interrupted: deletions run only after every copy"
+        elif report.failed:
+            reason = "a copy failed: deletions run only after every copy succeeded"
+        else:
+            reason = ""
+        if reason:
+            for step in deletions:
+                record(StepResult(step, "not run", reason))
+        else:
+            for result in _run_steps(deletions, carry_out, concurrency, is_stopped):
+                record(result)
+    report.stopped_by = stopped()
     report.results.sort(key=lambda result: (result.step.action, result.step.key))
     return report
+
+
+def _run_steps(
+    steps: Iterable[Step],
+    carry_out: Callable[[Step], StepResult],
+    concurrency: int,
+    is_stopped: Callable[[], bool],
+) -> Iterator[StepResult]:
+    """Run steps `concurrency` at a time, starting none once stopped (those are "not run").
+
+    Steps are handed to the pool one by one as others finish, never queued all at once: a
+    queue would have to be drained on a signal, and a stop must take effect at once.
+    """
+    pending = iter(steps)
+    running: set[Future[StepResult]] = set()
+    with ThreadPoolExecutor(max(1, concurrency)) as pool:
+        while True:
+            while not is_stopped() and len(running) < max(1, concurrency):
+                step = next(pending, None)
+                if step is None:
+                    break
+                running.add(pool.submit(carry_out, step))
+            if not running:
+                break
+            done, running = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+    for step in pending:
+        yield StepResult(step, "not run", "interrupted")

@@ -315,10 +315,13 @@ def migration_plan(console: Console, plan: MigrationPlan) -> None:
     for step in plan.steps:
         verb = "copy" if step.action == "copy" else "delete"
         console.print(f"{verb:<7} {escape(step.key)}  ({step.reason}, {_size(step.size)})")
+    for key in plan.skipped:
+        console.print(f"skip    {escape(key)}  (a folder marker, never copied)")
     copies = [step for step in plan.steps if step.action == "copy"]
     console.print(
         f"Dry run: {len(copies)} to copy ({_size(plan.bytes_to_copy)}), "
-        f"{len(plan.steps) - len(copies)} to delete, {plan.unchanged} unchanged; "
+        f"{len(plan.steps) - len(copies)} to delete, {plan.unchanged} unchanged, "
+        f"{len(plan.skipped)} skipped; "
         f"{escape(plan.source)} → {escape(plan.target)}; nothing was changed."
     )
 
@@ -365,20 +368,29 @@ def migration_report(console: Console, report: MigrationReport, streamed: bool) 
     if not streamed:
         for result in report.results:
             console.print(_migration_line(result))
+        for key in report.plan.skipped:
+            console.print(f"[cyan]skipped [/] {escape(key)}  a folder marker, never copied")
     copied = sum(r.step.size for r in report.results if r.outcome == "copied")
     console.print(
-        f"Migrated: {report.count('copied')} copied ({_size(copied)}), "
-        f"{report.count('deleted')} deleted, {report.plan.unchanged} unchanged, "
-        f"{len(report.failed)} failed; {escape(report.plan.source)} → "
-        f"{escape(report.plan.target)}"
+        f"Migrated: {report.count('copied')} copied ({_size(copied)}, {report.method}; "
+        f"{_size(report.bytes_read)} read here), {report.count('deleted')} deleted, "
+        f"{report.plan.unchanged} unchanged, {len(report.plan.skipped)} skipped, "
+        f"{len(report.failed)} failed, {report.count('not run')} not run; "
+        f"{escape(report.plan.source)} → {escape(report.plan.target)}"
     )
-    if report.failed:
-        console.print("Run the same command again to retry what failed: what was copied stays.")
+    if report.failed or report.count("not run"):
+        console.print("Run the same command again to finish: what was copied stays.")
 
 
 def _migration_line(result: StepResult) -> str:
-    colour = {"copied": "green", "deleted": "yellow", "failed": "red", "planned": "cyan"}
-    detail = result.error if result.outcome == "failed" else result.step.reason
+    colour = {
+        "copied": "green",
+        "deleted": "yellow",
+        "failed": "red",
+        "planned": "cyan",
+        "not run": "magenta",
+    }
+    detail = result.error if result.outcome in ("failed", "not run") else result.step.reason
     return (
         f"[{colour[result.outcome]}]{result.outcome:<8}[/] {escape(result.step.key)}  "
         f"{escape(detail or '')}"

@@ -2,7 +2,8 @@
 
 The storage package is the project's own `services/storage` (demo code that `destroy` removes),
 loaded from the project. Objects that a command overwrites or removes are first copied into
-`backups/storage/<time>/`, so nothing stored is lost to a mistyped key or a wrong `--delete`.
+`<backups>/storage/<time>/` (the manifest's backups folder), so nothing stored is lost to a
+mistyped key or a wrong `--delete`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .demo_code import import_demo_module
 from .errors import OppdemoError
+from .manifest import PYPROJECT, load_manifest
 
 if TYPE_CHECKING:
     from services.storage import StorageInterface
@@ -56,12 +58,20 @@ def file_settings(path: Path) -> dict[str, str]:
     return {key: value for key, value in values.items() if value is not None}
 
 
+def backups_folder(project: Path) -> Path:
+    """The manifest's backups folder (`backups` in a project without a pyproject.toml)."""
+    if not (project / PYPROJECT).is_file():
+        return project / "backups"
+    return project / load_manifest(project).backups
+
+
 class ObjectBackup:
-    """Local copies of stored objects, taken just before a command replaces or deletes them."""
+    """Local copies of stored objects, taken just before a command replaces or deletes them,
+    in `<backups>/storage/<time>/` (the manifest's backups folder)."""
 
     def __init__(self, package: ModuleType, project: Path) -> None:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
-        self.folder = project / "backups" / "storage" / stamp
+        self.folder = backups_folder(project) / "storage" / stamp
         self._store: StorageInterface = package.FilesystemStorage(self.folder)
         self.kept = 0
 

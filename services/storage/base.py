@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import BinaryIO, Protocol
@@ -37,16 +37,37 @@ class FileInfo:
     size: int
     modified: datetime | None = None
     md5: str | None = None
+    # The provider's own tag for these bytes (an S3 ETag), and the tag of the object this one
+    # was copied from when a migration recorded it: together they spot an unchanged source.
+    etag: str | None = None
+    origin: str | None = None
+
+
+@dataclass(frozen=True)
+class ObjectAttributes:
+    """What an object carries beside its bytes and type, where the backend keeps it (S3)."""
+
+    cache_control: str | None = None
+    content_disposition: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 class StoredFile:
     """A stored file opened for reading: a binary stream with the file's size and type."""
 
-    def __init__(self, stream: BinaryIO, key: str, size: int, content_type: str) -> None:
+    def __init__(
+        self,
+        stream: BinaryIO,
+        key: str,
+        size: int,
+        content_type: str,
+        attributes: ObjectAttributes | None = None,
+    ) -> None:
         self._stream = stream
         self.key = key
         self.size = size
         self.content_type = content_type
+        self.attributes = attributes or ObjectAttributes()
 
     def read(self, size: int = -1) -> bytes:
         return self._stream.read(size)
@@ -124,14 +145,17 @@ class StorageInterface(ABC):
         path: str,
         content_type: str | None = None,
         md5: str | None = None,
+        attributes: ObjectAttributes | None = None,
     ) -> str:
         """Store what `stream` yields under `path`, read in chunks, and return the URL.
 
         `md5`, the hex MD5 of the bytes when the caller knows it, is kept with the file where
-        the backend cannot tell it otherwise (S3 objects uploaded in parts).
+        the backend cannot tell it otherwise (S3 objects uploaded in parts); `attributes` are
+        kept where the backend can hold them.
         """
         key = self._key(path)
-        self._save_stream(key, stream, content_type or guess_content_type(key), md5)
+        content_type = content_type or guess_content_type(key)
+        self._save_stream(key, stream, content_type, md5, attributes or ObjectAttributes())
         return self._url(key)
 
     def iter_files(self, prefix: str = "") -> Iterator[FileInfo]:
@@ -141,6 +165,15 @@ class StorageInterface(ABC):
     def file_md5(self, path: str) -> str | None:
         """The hex MD5 of `path`'s bytes: known, or computed by reading it; None if unknowable."""
         return self._md5(self._key(path))
+
+    def file_info(self, path: str) -> FileInfo:
+        """What the backend knows of `path` without reading its bytes; `FileNotFoundError` if
+        absent."""
+        return self._info(self._key(path))
+
+    def _info(self, key: str) -> FileInfo:
+        with self._open(key) as stream:
+            return FileInfo(key, stream.size)
 
     def _md5(self, key: str) -> str | None:
         digest = hashlib.md5(usedforsecurity=False)
@@ -188,7 +221,12 @@ class StorageInterface(ABC):
 
     @abstractmethod
     def _save_stream(
-        self, key: str, stream: Readable, content_type: str, md5: str | None
+        self,
+        key: str,
+        stream: Readable,
+        content_type: str,
+        md5: str | None,
+        attributes: ObjectAttributes,
     ) -> None: ...
 
     @abstractmethod

@@ -51,6 +51,11 @@ class S3Settings:
     retry_mode: str = "standard"
     multipart_threshold: int = 8 * 1024 * 1024
 
+    @property
+    def shown_endpoint(self) -> str | None:
+        """The endpoint without any `user:password@`, for messages and public URLs."""
+        return without_userinfo(self.endpoint_url) if self.endpoint_url else None
+
 
 Settings = FilesystemSettings | S3Settings | MemorySettings
 
@@ -107,6 +112,16 @@ def _read_s3_settings(env: Mapping[str, str]) -> S3Settings:
         * 1024
         * 1024,
     )
+
+
+def without_userinfo(url: str) -> str:
+    """`url` with any `user:password@` removed: credentials are never printed or served."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _optional(env: Mapping[str, str], name: str) -> str | None:

@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote
 
-from .base import CHUNK_SIZE, FileInfo, Readable, StorageInterface, StoredFile, guess_content_type
+from .base import (
+    CHUNK_SIZE,
+    FileInfo,
+    ObjectAttributes,
+    Readable,
+    StorageInterface,
+    StoredFile,
+    guess_content_type,
+)
 from .errors import (
     StorageAccessError,
     StorageConflictError,
@@ -56,6 +64,29 @@ class FilesystemStorage(StorageInterface):
         if os.path.commonpath([base, target]) != base or target == base:
             raise UnsafeKeyError(f"Storage key {key!r} resolves outside {self.base_dir}.")
         return Path(target)
+
+    def _unlinked_path(self, key: str) -> Path:
+        """The path of `key` for a write or a delete, refusing a key that runs through a link.
+
+        `_path` resolves links, so a link inside the base to a file inside it would pass, and
+        a delete would remove the link's target (a seeded photo behind an `uploads/` alias).
+        Writes and deletes therefore use the unresolved path, and no part of it may be a link.
+        """
+        self._path(key)
+        base = os.path.realpath(self.base_dir)
+        path = base
+        # A link swapped in between this check and the write is a race we accept: the base
+        # folder belongs to the app, and the rename or unlink below acts on the link itself.
+        for segment in key.split("/"):
+            path = os.path.join(path, segment)
+            if os.path.islink(path):
+                shown = os.path.relpath(path, base).replace(os.sep, "/")
+                raise UnsafeKeyError(
+                    f"Storage key {key!r} runs through a symbolic link ({shown}) in "
+                    f"{self.base_dir}: files are never written or deleted through a link; "
+                    "remove the link or use another key."
+                )
+        return Path(path)
 
     @contextmanager
     def _translate(self, action: str, key: str) -> Iterator[None]:
@@ -102,16 +133,23 @@ class FilesystemStorage(StorageInterface):
             self.base_dir.mkdir(parents=True, exist_ok=True)
         for key in keys:
             with self._translate("create the folder", key):
-                self._path(key).mkdir(parents=True, exist_ok=True)
+                self._unlinked_path(key).mkdir(parents=True, exist_ok=True)
 
     def _save(self, key: str, content: bytes, content_type: str) -> None:
         self._write(key, lambda stream: stream.write(content))
 
-    def _save_stream(self, key: str, stream: Readable, content_type: str, md5: str | None) -> None:
+    def _save_stream(
+        self,
+        key: str,
+        stream: Readable,
+        content_type: str,
+        md5: str | None,
+        attributes: ObjectAttributes,
+    ) -> None:
         self._write(key, lambda target: shutil.copyfileobj(stream, target, CHUNK_SIZE))
 
     def _write(self, key: str, fill: Callable[[BinaryIO], object]) -> None:
-        target = self._path(key)
+        target = self._unlinked_path(key)
         with self._translate("save", key):
             if target.is_dir():
                 raise IsADirectoryError(key)
@@ -136,6 +174,14 @@ class FilesystemStorage(StorageInterface):
             stream = path.open("rb")
         size = os.fstat(stream.fileno()).st_size
         return StoredFile(stream, key, size, guess_content_type(key))
+
+    def _info(self, key: str) -> FileInfo:
+        path = self._path(key)
+        with self._translate("read", key):
+            if not path.is_file():
+                raise FileNotFoundError(f"No file stored under {key!r}.")
+            info = path.stat()
+        return FileInfo(key, info.st_size, datetime.fromtimestamp(info.st_mtime, UTC))
 
     def _md5(self, key: str) -> str | None:
         path = self._path(key)
@@ -191,7 +237,7 @@ class FilesystemStorage(StorageInterface):
         return self._path(key).is_file()
 
     def _delete(self, key: str) -> bool:
-        path = self._path(key)
+        path = self._unlinked_path(key)
         with self._translate("delete", key):
             if not path.is_file():
                 return False

@@ -6,7 +6,7 @@ import io
 from collections.abc import Iterator
 from urllib.parse import quote
 
-from .base import FileInfo, Readable, StorageInterface, StoredFile
+from .base import FileInfo, ObjectAttributes, Readable, StorageInterface, StoredFile
 
 
 class MemoryStorage(StorageInterface):
@@ -46,7 +46,14 @@ class MemoryStorage(StorageInterface):
         content = self._read(key)
         return StoredFile(io.BytesIO(content), key, len(content), self.content_types[key])
 
-    def _save_stream(self, key: str, stream: Readable, content_type: str, md5: str | None) -> None:
+    def _save_stream(
+        self,
+        key: str,
+        stream: Readable,
+        content_type: str,
+        md5: str | None,
+        attributes: ObjectAttributes,
+    ) -> None:
         self._save(key, stream.read(), content_type)
 
     def _iter(self, prefix: str) -> Iterator[FileInfo]:

@@ -10,6 +10,7 @@ carries a credential.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import logging
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 from urllib.parse import quote, urlsplit
 
-from .base import CHUNK_SIZE, FileInfo, Readable, StorageInterface, StoredFile
+from .base import CHUNK_SIZE, FileInfo, ObjectAttributes, Readable, StorageInterface, StoredFile
 from .config import S3Settings
 from .errors import (
     StorageAccessError,
@@ -42,12 +43,58 @@ _ACCESS_CODES = {
 
 
 _MD5_METADATA = "md5chksum"
+# The ETag of the object a migration copied this one from (oppdemo's migrate writes it): an
+# unchanged source is then recognised without reading it, even when its ETag is no MD5.
+ORIGIN_METADATA = "oppdemo-origin-etag"
+# CopyObject copies up to 5 GiB in one request; larger objects are copied part by part.
+_COPY_LIMIT = 5 * 1024**3
+
+
+def _etag(item: Any) -> str | None:
+    return str(item.get("ETag") or "").strip('"') or None
 
 
 def _etag_md5(item: Any) -> str | None:
     """The MD5 an ETag holds: that of a single-part upload (a multipart ETag has a '-')."""
-    etag = str(item.get("ETag") or "").strip('"')
+    etag = _etag(item) or ""
     return etag if len(etag) == 32 and "-" not in etag else None
+
+
+def _attributes(response: Any) -> ObjectAttributes:
+    """What a GET or HEAD answer says beside the bytes; a recorded origin is not carried on."""
+    metadata = dict(response.get("Metadata") or {})
+    metadata.pop(ORIGIN_METADATA, None)
+    return ObjectAttributes(
+        response.get("CacheControl"), response.get("ContentDisposition"), metadata
+    )
+
+
+def _extra_args(content_type: str, attributes: ObjectAttributes, md5: str | None) -> dict[str, Any]:
+    """The request arguments that store an object's type, attributes and known MD5."""
+    extra: dict[str, Any] = {"ContentType": content_type}
+    if attributes.cache_control:
+        extra["CacheControl"] = attributes.cache_control
+    if attributes.content_disposition:
+        extra["ContentDisposition"] = attributes.content_disposition
+    metadata = dict(attributes.metadata)
+    if md5:
+        metadata[_MD5_METADATA] = base64.b64encode(bytes.fromhex(md5)).decode()
+    if metadata:
+        extra["Metadata"] = metadata
+    return extra
+
+
+class _Hashing:
+    """A stream that computes the MD5 of what is read through it, in order."""
+
+    def __init__(self, stream: Readable) -> None:
+        self._stream = stream
+        self.digest = hashlib.md5(usedforsecurity=False)
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size)
+        self.digest.update(chunk)
+        return chunk
 
 
 def _can_rewind(stream: Readable) -> bool:
@@ -82,6 +129,21 @@ class _Prepended(io.RawIOBase):
             self._head = self._head[len(taken) :]
             return bytes(taken)
         return self._stream.read(size)
+
+
+def _same_endpoint(first: str | None, second: str | None) -> bool:
+    def normal(url: str | None) -> tuple[str, str, int | None] | None:
+        if url is None:
+            return None
+        parts = urlsplit(url.lower())
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        host = parts.hostname or ""
+        return parts.scheme, "localhost" if host in _LOOPBACK else host, port
+
+    return normal(first) == normal(second)
+
+
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
 class S3Storage(StorageInterface):
@@ -121,7 +183,7 @@ class S3Storage(StorageInterface):
         self._bucket_checked = False
 
     def describe(self) -> str:
-        where = self.settings.endpoint_url or f"AWS {self.settings.region}"
+        where = self.settings.shown_endpoint or f"AWS {self.settings.region}"
         return f"s3 (bucket {self.settings.bucket} at {where})"
 
     def _object_key(self, key: str) -> str:
@@ -145,21 +207,10 @@ class S3Storage(StorageInterface):
                     Bucket=bucket, Key=object_key, Body=content, ContentType=content_type
                 )
                 return
-            self._upload_in_parts(content, bucket, object_key, content_type)
+            extra = {"ContentType": content_type}
+            self._upload_in_parts(content, bucket, object_key, extra)
 
-    def _upload_in_parts(
-        self,
-        content: bytes | Readable,
-        bucket: str,
-        key: str,
-        content_type: str,
-        md5: str | None = None,
-    ) -> None:
-        """Upload through boto3's managed transfer: parts in parallel, bounded memory.
-
-        A multipart ETag is not an MD5, so the MD5 (when known) is kept in the object's
-        metadata, as rclone does (`x-amz-meta-md5chksum`, base64).
-        """
+    def _transfer_manager(self) -> Any:
         from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
         size = self.settings.multipart_threshold
@@ -168,30 +219,117 @@ class S3Storage(StorageInterface):
         )
         # A stream that cannot seek is read a part at a time into memory: hold 4 at most.
         config.max_in_memory_upload_chunks = 4
-        extra: dict[str, Any] = {"ContentType": content_type}
-        if md5:
-            extra["Metadata"] = {_MD5_METADATA: base64.b64encode(bytes.fromhex(md5)).decode()}
+        return create_transfer_manager(self._client, config)
+
+    def _upload_in_parts(
+        self, content: bytes | Readable, bucket: str, key: str, extra: dict[str, Any]
+    ) -> None:
+        """Upload through boto3's managed transfer: parts in parallel, bounded memory.
+
+        A failed or interrupted transfer aborts its multipart upload: no parts are left behind.
+        """
         stream = io.BytesIO(content) if isinstance(content, bytes) else content
-        with create_transfer_manager(self._client, config) as manager:
+        with self._transfer_manager() as manager:
             manager.upload(stream, bucket, key, extra_args=extra).result()
 
-    def _save_stream(self, key: str, stream: Readable, content_type: str, md5: str | None) -> None:
+    def _save_stream(
+        self,
+        key: str,
+        stream: Readable,
+        content_type: str,
+        md5: str | None,
+        attributes: ObjectAttributes,
+    ) -> None:
         bucket, object_key = self.settings.bucket, self._object_key(key)
         threshold = self.settings.multipart_threshold
         with self._translate("upload", repr(key)):
             head = _read_up_to(stream, threshold)
             if len(head) < threshold:  # the whole file: one PUT, whose ETag is its MD5
-                self._client.put_object(
-                    Bucket=bucket, Key=object_key, Body=head, ContentType=content_type
-                )
+                extra = _extra_args(content_type, attributes, None)
+                self._client.put_object(Bucket=bucket, Key=object_key, Body=head, **extra)
                 return
+            # A multipart ETag is not an MD5, so the MD5 is kept in the object's metadata, as
+            # rclone does (`x-amz-meta-md5chksum`, base64): given, or computed on the way up.
+            hashing = None
             if _can_rewind(stream):
                 # A local file: boto3 reads each part from it when sending, and no more.
                 stream.seek(0)  # type: ignore[attr-defined]
                 rest: Readable = stream
             else:
                 rest = _Prepended(head, stream)
-            self._upload_in_parts(rest, bucket, object_key, content_type, md5)
+                if md5 is None:
+                    # The transfer manager reads a stream that cannot seek in order.
+                    rest = hashing = _Hashing(rest)
+            extra = _extra_args(content_type, attributes, md5)
+            self._upload_in_parts(rest, bucket, object_key, extra)
+            if hashing is not None:
+                computed = _extra_args(content_type, attributes, hashing.digest.hexdigest())
+                self._replace_metadata(object_key, computed)
+
+    def _replace_metadata(self, object_key: str, extra: dict[str, Any]) -> None:
+        """Rewrite an object's metadata in place, server-side (no bytes travel)."""
+        bucket = self.settings.bucket
+        size = self._client.head_object(Bucket=bucket, Key=object_key)["ContentLength"]
+        if size > _COPY_LIMIT:
+            return  # a rewrite would copy it part by part: comparisons read it instead
+        self._client.copy_object(
+            Bucket=bucket,
+            Key=object_key,
+            CopySource={"Bucket": bucket, "Key": object_key},
+            MetadataDirective="REPLACE",
+            **extra,
+        )
+
+    def can_copy_from(self, source: StorageInterface) -> bool:
+        """Whether `source`'s objects can be copied here by the server, no byte passing
+        through this process: a bucket on the same endpoint, read with the same keys."""
+        if not isinstance(source, S3Storage):
+            return False
+        mine, theirs = self.settings, source.settings
+        return (
+            _same_endpoint(mine.endpoint_url, theirs.endpoint_url)
+            and (mine.region == theirs.region or mine.endpoint_url is not None)
+            and mine.access_key == theirs.access_key
+            and mine.secret_key == theirs.secret_key
+        )
+
+    def copy_from(
+        self, source: S3Storage, path: str, size: int, md5: str | None, etag: str | None
+    ) -> None:
+        """Copy `path` of `source` (see `can_copy_from`) here with CopyObject, keeping its
+        type, attributes and metadata, and recording its ETag as this object's origin."""
+        key = self._key(path)
+        copy_source = {"Bucket": source.settings.bucket, "Key": source._object_key(key)}
+        bucket, object_key = self.settings.bucket, self._object_key(key)
+        with self._translate("copy", repr(key), missing_key=FileNotFoundError):
+            if md5 is not None and size <= _COPY_LIMIT:
+                # A single-part source: the copy's ETag is the same MD5, so nothing to record.
+                self._client.copy_object(
+                    Bucket=bucket, Key=object_key, CopySource=copy_source, MetadataDirective="COPY"
+                )
+                return
+            head = source._client.head_object(**copy_source)
+            attributes = _attributes(head)
+            if etag:
+                attributes = ObjectAttributes(
+                    attributes.cache_control,
+                    attributes.content_disposition,
+                    {**attributes.metadata, ORIGIN_METADATA: etag},
+                )
+            extra = _extra_args(head.get("ContentType") or "application/octet-stream",
+                                attributes, None)  # fmt: skip
+            if size <= _COPY_LIMIT:
+                self._client.copy_object(
+                    Bucket=bucket,
+                    Key=object_key,
+                    CopySource=copy_source,
+                    MetadataDirective="REPLACE",
+                    **extra,
+                )
+                return
+            # Above 5 GiB: UploadPartCopy, part by part, still on the server.
+            with self._transfer_manager() as manager:
+                manager.copy(copy_source, bucket, object_key, extra_args=extra).result()
 
     def _open(self, key: str) -> StoredFile:
         with self._translate("download", repr(key), missing_key=FileNotFoundError):
@@ -203,6 +341,7 @@ class S3Storage(StorageInterface):
             key,
             int(response.get("ContentLength") or 0),
             response.get("ContentType") or "application/octet-stream",
+            _attributes(response),
         )
 
     def _iter(self, prefix: str) -> Iterator[FileInfo]:
@@ -213,20 +352,35 @@ class S3Storage(StorageInterface):
             for page in pages:
                 for item in page.get("Contents", []):
                     yield FileInfo(
-                        item["Key"][start:], item["Size"], item.get("LastModified"), _etag_md5(item)
+                        item["Key"][start:],
+                        item["Size"],
+                        item.get("LastModified"),
+                        _etag_md5(item),
+                        _etag(item),
                     )
 
-    def _md5(self, key: str) -> str | None:
+    def _info(self, key: str) -> FileInfo:
         with self._translate("check", repr(key), missing_key=FileNotFoundError):
             head = self._client.head_object(Bucket=self.settings.bucket, Key=self._object_key(key))
-        known = _etag_md5(head)
-        if known:
-            return known
-        kept = head.get("Metadata", {}).get(_MD5_METADATA)
-        try:
-            return base64.b64decode(kept).hex() if kept else None
-        except ValueError:
-            return None
+        metadata = head.get("Metadata") or {}
+        md5 = _etag_md5(head)
+        kept = metadata.get(_MD5_METADATA)
+        if md5 is None and kept:
+            try:
+                md5 = base64.b64decode(kept, validate=True).hex()
+            except ValueError:
+                md5 = None
+        return FileInfo(
+            key,
+            int(head.get("ContentLength") or 0),
+            head.get("LastModified"),
+            md5 if md5 and len(md5) == 32 else None,
+            _etag(head),
+            metadata.get(ORIGIN_METADATA),
+        )
+
+    def _md5(self, key: str) -> str | None:
+        return self._info(key).md5
 
     def _read(self, key: str) -> bytes:
         with self._translate("download", repr(key), missing_key=FileNotFoundError):
@@ -281,11 +435,12 @@ class S3Storage(StorageInterface):
 
     def _bucket_url(self) -> str:
         settings = self.settings
-        if settings.endpoint_url:
-            parts = urlsplit(settings.endpoint_url)
+        endpoint = settings.shown_endpoint
+        if endpoint:
+            parts = urlsplit(endpoint)
             if self._addressing_style == "virtual":
                 return f"{parts.scheme}://{settings.bucket}.{parts.netloc}{parts.path}"
-            return f"{settings.endpoint_url}/{settings.bucket}"
+            return f"{endpoint}/{settings.bucket}"
         return f"https://{settings.bucket}.s3.{settings.region}.amazonaws.com"
 
     def _check_bucket(self) -> None:
@@ -308,7 +463,7 @@ class S3Storage(StorageInterface):
         except ClientError as error:
             self._raise_client_error(error, action, what, missing_key)
         except (HTTPClientError, EndpointError) as error:
-            where = self.settings.endpoint_url or "AWS S3"
+            where = self.settings.shown_endpoint or "AWS S3"
             raise StorageUnavailableError(
                 f"Could not {action} {what}: S3 at {where} did not answer "
                 f"({type(error).__name__}); check S3_ENDPOINT_URL and that the server is running."

@@ -1,0 +1,93 @@
+"""Where a storage keeps its data, read from its settings: a migration must never run onto
+itself, into its own subtree, or out of it.
+
+Locations are compared by where the data lives, not by how the settings spell it: the real
+path of a folder; for S3 the endpoint normalised (scheme, lower-cased host, default port, the
+loopback names as one host, no user info), the bucket and the prefix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .errors import PlanError
+
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+class OverlapError(PlanError):
+    """The source and the target of a migration share data."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """A container (a folder's drive, or an endpoint and bucket) and a path inside it."""
+
+    container: str
+    path: str
+    shown: str
+
+    def contains(self, other: Location) -> bool:
+        """Whether every key of `other` lives inside this location (or is the same)."""
+        return self.container == other.container and other.path.startswith(self.path)
+
+
+def storage_location(env: Mapping[str, str], project: Path) -> Location | None:
+    """Where the storage that `env` selects keeps its data; None for one in memory."""
+    kind = env.get("STORAGE_TYPE", "").strip().lower() or "filesystem"
+    if kind == "memory":
+        return None
+    if kind == "s3":
+        endpoint = normal_endpoint(env.get("S3_ENDPOINT_URL", "").strip() or None, env)
+        bucket = env.get("S3_BUCKET", "").strip()
+        prefix = env.get("S3_PREFIX", "").strip().strip("/")
+        path = f"{prefix}/" if prefix else ""
+        shown = f"bucket {bucket}" + (f", prefix {prefix}/" if prefix else "")
+        return Location(f"s3 {endpoint} {bucket}", path, shown)
+    folder = Path(env.get("UPLOAD_DIR", "").strip() or "static/uploads")
+    real = os.path.normcase(os.path.realpath(project / folder))
+    # A trailing separator: /srv/up does not contain /srv/uploads.
+    return Location("filesystem", real.rstrip(os.sep) + os.sep, f"folder {real}")
+
+
+def normal_endpoint(url: str | None, env: Mapping[str, str]) -> str:
+    """One spelling per server: scheme, host (loopback names as one), port; no user info."""
+    if url is None:
+        return f"aws {env.get('S3_REGION', '').strip() or 'us-east-1'}"
+    parts = urlsplit(url if "://" in url else f"https://{url}")
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        port = 0
+    if host in _LOOPBACK:
+        host = "loopback"
+    return f"{scheme}://{host}:{port}{parts.path.rstrip('/')}"
+
+
+def refuse_overlap(source: Location | None, target: Location | None) -> None:
+    """Raise `OverlapError` when the two locations are the same or one holds the other."""
+    if source is None or target is None:
+        return
+    if source == target or (source.contains(target) and target.contains(source)):
+        raise OverlapError(
+            f"The source and the target are the same storage ({source.shown}): "
+            "check --to and --from."
+        )
+    if source.contains(target):
+        raise OverlapError(
+            f"The target ({target.shown}) is inside the source ({source.shown}): a migrate "
+            "into its own subtree would copy its copies again on every run; choose a target "
+            "outside the source."
+        )
+    if target.contains(source):
+        raise OverlapError(
+            f"The source ({source.shown}) is inside the target ({target.shown}): a migrate "
+            "out of its own subtree would see the source's files as extra target files (and "
+            "--delete would remove them); choose a target outside the source."
+        )
