@@ -18,7 +18,7 @@ from demo_app import create_app
 from services.storage import FilesystemStorage, StorageInterface
 
 from .conftest import free_port, make_bucket_public, make_s3_storage
-from .projects import make_demo_project, run_cli
+from .projects import make_demo_project, needs_symlinks, run_cli
 
 
 def image(image_format: str, colour: str = "red", size: int = 32) -> bytes:
@@ -153,6 +153,18 @@ def test_delete_only_uploaded_photos(client: TestClient, storage: StorageInterfa
     assert client.delete(f"/api/photos/{key}").status_code == 204
     assert client.delete(f"/api/photos/{key}").status_code == 404
     assert storage.list_files() == ["sample_photos/seeded.jpg"]
+
+
+@needs_symlinks
+def test_deleting_a_linked_upload_never_deletes_its_target(tmp_path: Path) -> None:
+    storage = FilesystemStorage(tmp_path / "uploads", "/static/uploads")
+    storage.save_file(image("JPEG"), "sample_photos/seeded.jpg")
+    storage.ensure_directories("uploads")
+    (tmp_path / "uploads/uploads/alias.jpg").symlink_to("../sample_photos/seeded.jpg")
+    with TestClient(create_app(storage)) as client:
+        answer = client.delete("/api/photos/uploads/alias.jpg")
+    assert 400 <= answer.status_code < 500
+    assert storage.get_file("sample_photos/seeded.jpg") == image("JPEG")
 
 
 def test_a_request_too_large_is_cut_off_with_413(

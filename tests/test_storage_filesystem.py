@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 from pathlib import Path
@@ -141,3 +142,25 @@ def test_a_read_only_folder_is_a_storage_access_error(read_only_folder: Path) ->
     with pytest.raises(StorageAccessError, match="'photos/a.jpg'.*not writable"):
         storage.save_file(b"x", "photos/a.jpg")
     assert storage.list_files() == []
+
+
+@needs_symlinks
+def test_no_write_or_delete_goes_through_a_link_inside_the_base(tmp_path: Path) -> None:
+    storage = FilesystemStorage(tmp_path / "uploads")
+    storage.save_file(b"seeded", "sample_photos/seeded.jpg")
+    storage.ensure_directories("uploads")
+    base = tmp_path / "uploads"
+    (base / "uploads/alias.jpg").symlink_to("../sample_photos/seeded.jpg")
+    (base / "linked").symlink_to("sample_photos", target_is_directory=True)
+    for key in ("uploads/alias.jpg", "linked/seeded.jpg", "linked/new.jpg"):
+        with pytest.raises(UnsafeKeyError, match="symbolic link"):
+            storage.delete_file(key)
+        with pytest.raises(UnsafeKeyError, match="symbolic link"):
+            storage.save_file(b"evil", key)
+        with pytest.raises(UnsafeKeyError, match="symbolic link"):
+            storage.save_stream(io.BytesIO(b"evil"), key)
+    assert (base / "sample_photos/seeded.jpg").read_bytes() == b"seeded"
+    assert sorted(os.listdir(base / "sample_photos")) == ["seeded.jpg"]
+    assert (base / "uploads/alias.jpg").is_symlink()
+    # Reading through a link that stays inside the base is still allowed.
+    assert storage.get_file("uploads/alias.jpg") == b"seeded"

@@ -1,0 +1,79 @@
+"""The migrate guard: where a storage's data lives, whatever the settings' spelling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from oppdemo_core.storage_location import OverlapError, refuse_overlap, storage_location
+
+from .projects import needs_symlinks
+
+
+def _s3(endpoint: str | None, bucket: str = "b", prefix: str = "") -> dict[str, str]:
+    env = {"STORAGE_TYPE": "s3", "S3_BUCKET": bucket, "S3_PREFIX": prefix}
+    if endpoint is not None:
+        env["S3_ENDPOINT_URL"] = endpoint
+    return env
+
+
+def _refused(source: dict[str, str], target: dict[str, str], project: Path) -> str | None:
+    try:
+        refuse_overlap(storage_location(source, project), storage_location(target, project))
+    except OverlapError as error:
+        return str(error)
+    return None
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "why"),
+    [
+        (_s3("http://localhost:9000"), _s3("HTTP://127.0.0.1:9000/"), "same storage"),
+        (_s3("http://[::1]:80", prefix="a"), _s3("http://localhost", prefix="/a/"), "same storage"),
+        (_s3("https://u:p@s3.test", prefix="old"), _s3("https://S3.test:443"), "inside the target"),
+        (_s3("https://s3.test"), _s3("https://s3.test", prefix="new/sub"), "inside the source"),
+        (_s3(None, prefix="x"), _s3(None, prefix="x/y"), "inside the source"),
+    ],
+)  # fmt: skip
+def test_overlapping_buckets_are_refused_whatever_the_spelling(
+    tmp_path: Path, source: dict[str, str], target: dict[str, str], why: str
+) -> None:
+    message = _refused(source, target, tmp_path)
+    assert message is not None and why in message
+    assert "u:p" not in message
+
+
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [
+        (_s3("http://localhost", prefix="photos"), _s3("http://localhost", prefix="photos-moved")),
+        (_s3("http://localhost:9000"), _s3("http://localhost:9001")),
+        (_s3("http://localhost:9000"), _s3("https://localhost:9000")),
+        (_s3("http://localhost:9000", "one"), _s3("http://localhost:9000", "two")),
+        (_s3(None, prefix="a"), {"STORAGE_TYPE": "filesystem"}),
+    ],
+)  # fmt: skip
+def test_disjoint_storages_are_allowed(
+    tmp_path: Path, source: dict[str, str], target: dict[str, str]
+) -> None:
+    assert _refused(source, target, tmp_path) is None
+
+
+def test_folders_are_compared_by_real_path(tmp_path: Path) -> None:
+    (tmp_path / "static/uploads").mkdir(parents=True)
+    uploads = {"UPLOAD_DIR": "static/uploads"}
+    assert "inside the target" in (_refused(uploads, {"UPLOAD_DIR": "static"}, tmp_path) or "")
+    assert "inside the source" in (_refused({"UPLOAD_DIR": "static"}, uploads, tmp_path) or "")
+    spelled = {"UPLOAD_DIR": str(tmp_path / "static" / "." / "uploads")}
+    assert "same storage" in (_refused(uploads, spelled, tmp_path) or "")
+    assert "same storage" in (_refused({}, uploads, tmp_path) or ""), "the default folder"
+    assert _refused(uploads, {"UPLOAD_DIR": "static/uploads-old"}, tmp_path) is None
+
+
+@needs_symlinks
+def test_a_linked_folder_is_the_folder_it_links_to(tmp_path: Path) -> None:
+    (tmp_path / "static/uploads").mkdir(parents=True)
+    (tmp_path / "uploads-link").symlink_to(tmp_path / "static/uploads", target_is_directory=True)
+    message = _refused({"UPLOAD_DIR": "uploads-link"}, {"UPLOAD_DIR": "static"}, tmp_path)
+    assert message is not None and "inside the target" in message
