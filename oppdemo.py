@@ -503,7 +503,10 @@ def storage_migrate(
     delete: Annotated[
         bool, typer.Option("--delete", help="Also delete target keys absent from the source.")
     ] = False,
-    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Parallel copies.")] = 8,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Parallel copies (8; 16 when the server copies)."),
+    ] = None,
     dry_run: DryRun = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     as_json: AsJson = False,
@@ -540,7 +543,7 @@ def storage_migrate(
         lambda: _storage_call(
             package,
             lambda: migration.plan_migration(
-                origin, lambda: package.get_storage(target_env), delete, concurrency
+                origin, lambda: package.get_storage(target_env), delete, concurrency or 8
             ),
         )
     )

@@ -5,13 +5,16 @@
 awscli is installed from PyPI into a virtual environment of its own under the system's temp
 folder (not a project dependency). A moto S3 server runs in its own process on 127.0.0.1.
 Each tool uploads the same local folder into its own empty bucket (whole command, start-up
-included), then runs again with nothing to copy. Last, one large file moves local -> bucket
-with the peak resident size of the migrate process measured.
+included), then runs again with nothing to copy. Then that bucket is copied into new buckets:
+by migrate server-side (CopyObject), by migrate streaming, and by `aws s3 sync s3://a s3://b`,
+with the bytes the migrate process read. Last, one large file moves local -> bucket with the
+peak resident size of the migrate process measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -76,6 +79,23 @@ def make_bucket(endpoint: str, name: str) -> None:
     ).create_bucket(Bucket=name)
 
 
+def drop_bucket(endpoint: str, name: str) -> None:
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=KEYS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=KEYS["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    )
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=name, Delete={"Objects": keys})
+    client.delete_bucket(Bucket=name)
+
+
 def project_at(folder: Path, uploads: Path, endpoint: str, bucket: str) -> tuple[Path, Path]:
     """A project whose current storage is `uploads`, and a settings file for `bucket`."""
     project = folder / "project"
@@ -95,6 +115,72 @@ def settings(endpoint: str, bucket: str) -> str:
         f"S3_ACCESS_KEY={KEYS['AWS_ACCESS_KEY_ID']}\nS3_SECRET_KEY={KEYS['AWS_SECRET_ACCESS_KEY']}\n"
         f"S3_BUCKET={bucket}\nS3_ENDPOINT_URL={endpoint}\n"
     )
+
+
+def timed_migrate(command: list[str], env: dict[str, str]) -> tuple[float, dict[str, object]]:
+    """Seconds for a `migrate --json` run, and its report (method, bytes read here)."""
+    started = time.perf_counter()
+    result = subprocess.run([*command, "--json"], env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"migrate failed: {result.stderr[-2000:]}")
+    return elapsed, json.loads(result.stdout)
+
+
+def bucket_to_bucket(
+    aws: Path, project: Path, endpoint: str, source: str, files: int, repeats: int,
+    env: dict[str, str],
+) -> list[bool]:  # fmt: skip
+    """The same bucket copied into new buckets of the same server: by oppdemo server-side
+    (CopyObject), by oppdemo streaming (other keys, so the server cannot copy for it), and by
+    `aws s3 sync s3://a s3://b` (which copies server-side too)."""
+    source_settings = project / ".env.source"
+    source_settings.write_text(settings(endpoint, source))
+    target_settings = project / ".env.target"
+    times: dict[str, list[float]] = {"server-side": [], "streamed": [], "aws": []}
+    read: dict[str, int] = {}
+    kinds = ["server-side", "streamed", "aws"]
+    for run in range(repeats):
+        # The tools take turns going first, and each target bucket is dropped once counted:
+        # moto slows down as it holds more objects, which would favour whoever runs first.
+        for kind in kinds[run % 3 :] + kinds[: run % 3]:
+            bucket = f"b2b-{kind}-{run}"
+            make_bucket(endpoint, bucket)
+            if kind == "aws":
+                sync = [str(aws), "s3", "sync", f"s3://{source}/", f"s3://{bucket}/",
+                        "--endpoint-url", endpoint, "--only-show-errors"]  # fmt: skip
+                times["aws"].append(timed(sync, env))
+            else:
+                text = settings(endpoint, bucket)
+                if kind == "streamed":  # other keys: the server cannot copy for us
+                    text = text.replace("S3_ACCESS_KEY=bench\n", "S3_ACCESS_KEY=other\n")
+                target_settings.write_text(text)
+                migrate = [sys.executable, str(ROOT / "oppdemo.py"), "-C", str(project),
+                           "storage", "migrate", "--from", str(source_settings),
+                           "--to", str(target_settings)]  # fmt: skip
+                seconds, result = timed_migrate(migrate, env)
+                wanted = "server-side copy" if kind == "server-side" else "streamed"
+                assert result["method"] == wanted, result["method"]
+                times[kind].append(seconds)
+                read[kind] = int(str(result["bytes_read"]))
+            assert count_objects(endpoint, bucket) == files
+            drop_bucket(endpoint, bucket)
+    median = statistics.median
+    label = f"{files} files, bucket -> bucket"
+    results = [
+        report(f"{label}, server-side", median(times["server-side"]), median(times["aws"]), 1.0)
+    ]
+    print(
+        f"{label}, streamed: migrate {median(times['streamed']):6.2f} s  "
+        f"(ratio to aws s3 sync {median(times['streamed']) / median(times['aws']):4.2f}, no target)"
+    )
+    print(
+        f"bytes read by the migrate process: server-side {read['server-side']:,}, "
+        f"streamed {read['streamed']:,}  target: server-side reads 0  "
+        f"{'ok' if read['server-side'] == 0 else 'MISSED'}"
+    )
+    results.append(read["server-side"] == 0)
+    return results
 
 
 def report(name: str, ours: float, theirs: float, target: float) -> bool:
@@ -146,8 +232,13 @@ def main() -> int:
                         "--endpoint-url", endpoint, "--only-show-errors"]  # fmt: skip
                 migrate = [sys.executable, str(ROOT / "oppdemo.py"), "-C", str(project),
                            "storage", "migrate", "--to", str(production)]  # fmt: skip
-                first["theirs"].append(timed(sync, env))
-                first["ours"].append(timed(migrate, env))
+                # Turns alternate: moto slows as it fills, which favours whoever goes first.
+                if run % 2:
+                    first["ours"].append(timed(migrate, env))
+                    first["theirs"].append(timed(sync, env))
+                else:
+                    first["theirs"].append(timed(sync, env))
+                    first["ours"].append(timed(migrate, env))
                 assert count_objects(endpoint, ours_bucket) == options.files
                 assert count_objects(endpoint, their_bucket) == options.files
                 second["theirs"].append(timed(sync, env))
@@ -161,6 +252,14 @@ def main() -> int:
                     median(second["theirs"]),
                     1.0,
                 )
+            )
+
+            for run in range(1, options.repeats):
+                drop_bucket(endpoint, f"by-oppdemo-{run}")
+            for run in range(options.repeats):
+                drop_bucket(endpoint, f"by-awscli-{run}")
+            results += bucket_to_bucket(
+                aws, project, endpoint, "by-oppdemo-0", options.files, options.repeats, env
             )
 
             if options.huge_mb:

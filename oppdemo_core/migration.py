@@ -257,7 +257,7 @@ def run_migration(
     plan: MigrationPlan,
     source: StorageInterface,
     target: StorageInterface,
-    concurrency: int = 8,
+    concurrency: int | None = None,
     on_result: Callable[[StepResult], None] | None = None,
     errors: tuple[type[BaseException], ...] = (OSError,),
     keep: Callable[[StorageInterface, str], None] | None = None,
@@ -268,8 +268,9 @@ def run_migration(
     A key that fails (one the target cannot hold, say) fails alone. `keep(target, key)` is
     called before a target object is replaced or deleted (to back it up). `errors` are the
     exceptions that fail one key (the storage package's own, with OSError); anything else is
-    a bug and stops the run. `stopped()` names the signal that asks the run to stop: nothing
-    new starts, copies in flight give up, no deletion runs.
+    a bug and stops the run. `concurrency` defaults to 8 copies at a time, 16 when the
+    server copies (each is one short request). `stopped()` names the signal that asks the run
+    to stop: nothing new starts, copies in flight give up, no deletion runs.
     """
     report = MigrationReport(plan)
     large = threading.Semaphore(_LARGE_AT_ONCE)
@@ -277,6 +278,7 @@ def run_migration(
     can_copy_from = getattr(target, "can_copy_from", None)
     server_side = bool(can_copy_from and can_copy_from(source))
     report.method = "server-side copy" if server_side else "streamed"
+    concurrency = concurrency or (16 if server_side else 8)
 
     def is_stopped() -> bool:
         return stopped() is not None

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import io
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -131,6 +132,19 @@ class _Prepended(io.RawIOBase):
         return self._stream.read(size)
 
 
+# One botocore session for every S3Storage of the process: a second client then reuses the
+# loaded service model (6 ms instead of 90 ms). Sessions are not thread-safe: clients are
+# made under a lock.
+_SESSION_LOCK = threading.Lock()
+_SESSIONS: list[Any] = []
+
+
+def _session(botocore_session: Any) -> Any:
+    if not _SESSIONS:
+        _SESSIONS.append(botocore_session.get_session())
+    return _SESSIONS[0]
+
+
 def _same_endpoint(first: str | None, second: str | None) -> bool:
     def normal(url: str | None) -> tuple[str, str, int | None] | None:
         if url is None:
@@ -164,22 +178,25 @@ class S3Storage(StorageInterface):
         # Since botocore 1.36 every upload carries a CRC checksum by default, which several
         # S3-compatible services reject; ask for checksums only where the API requires them.
         checksums = "when_required" if settings.endpoint_url else "when_supported"
-        self._client = botocore.session.get_session().create_client(
-            "s3",
-            region_name=settings.region,
-            aws_access_key_id=settings.access_key,
-            aws_secret_access_key=settings.secret_key,
-            endpoint_url=settings.endpoint_url,
-            config=Config(
-                connect_timeout=settings.connect_timeout,
-                read_timeout=settings.read_timeout,
-                retries={"max_attempts": settings.max_attempts, "mode": settings.retry_mode},
-                s3={"addressing_style": style},
-                signature_version="s3v4",
-                request_checksum_calculation=checksums,
-                response_checksum_validation=checksums,
-            ),
-        )
+        with _SESSION_LOCK:
+            self._client = _session(botocore.session).create_client(
+                "s3",
+                region_name=settings.region,
+                aws_access_key_id=settings.access_key,
+                aws_secret_access_key=settings.secret_key,
+                endpoint_url=settings.endpoint_url,
+                config=Config(
+                    connect_timeout=settings.connect_timeout,
+                    read_timeout=settings.read_timeout,
+                    retries={"max_attempts": settings.max_attempts, "mode": settings.retry_mode},
+                    s3={"addressing_style": style},
+                    signature_version="s3v4",
+                    # Enough connections for a migration's parallel copies (16) and the app's.
+                    max_pool_connections=32,
+                    request_checksum_calculation=checksums,
+                    response_checksum_validation=checksums,
+                ),
+            )
         self._bucket_checked = False
 
     def describe(self) -> str:
