@@ -9,7 +9,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from oppdemo import app  # noqa: E402
+from oppdemo.cli import app  # noqa: E402
 
 if __name__ == "__main__":
     app(["-C", str(PROJECT_ROOT), "download-sample-photos", *sys.argv[1:]])

@@ -17,7 +17,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from oppdemo_core.storage_check import public_read_policy
+from oppdemo.storage.check import public_read_policy
 from services.storage import FilesystemStorage, MemoryStorage, S3Storage, StorageInterface
 from services.storage.config import S3Settings
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from oppdemo_core import commands
-from oppdemo_core.backups import BackupStore
+from oppdemo.assets import commands
+from oppdemo.assets.backups import BackupStore
 
 from .projects import capture, make_project, run_cli
 
@@ -99,7 +99,7 @@ def test_prune_by_age(project: Path) -> None:
 
 
 def test_prune_never_removes_what_an_interrupted_undo_needs(project: Path) -> None:
-    from oppdemo_core.engine import reverse_operations
+    from oppdemo.assets.engine import reverse_operations
 
     store = BackupStore(project, project / "backups")
     restore_record = store.latest()

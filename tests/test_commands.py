@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from oppdemo_core import PlanError, commands
+from oppdemo import PlanError
+from oppdemo.assets import commands
 
 from .projects import CAN_SYMLINK, capture, make_project, needs_symlinks, posix_only
 
@@ -299,9 +300,9 @@ def test_a_refused_write_rolls_everything_back(saved_project: Path) -> None:
 
 
 def test_a_step_that_fails_half_way_is_rolled_back(saved_project: Path) -> None:
-    from oppdemo_core.backups import BackupStore
-    from oppdemo_core.engine import execute
-    from oppdemo_core.plan import Operation, Plan
+    from oppdemo.assets.backups import BackupStore
+    from oppdemo.assets.engine import execute
+    from oppdemo.assets.plan import Operation, Plan
 
     (saved_project / "demo_scripts/seed.py").write_text("newer")
     before = capture(saved_project)
@@ -335,8 +336,8 @@ def test_undo_removes_a_restored_folder_even_with_caches_made_since(saved_projec
 
 
 def test_an_interrupted_undo_is_finished_by_the_next_undo(saved_project: Path) -> None:
-    from oppdemo_core.backups import BackupStore
-    from oppdemo_core.engine import apply_operations, reverse_operations
+    from oppdemo.assets.backups import BackupStore
+    from oppdemo.assets.engine import apply_operations, reverse_operations
 
     before_restore = capture(saved_project)
     (saved_project / "services/storage/base.py").write_text("edited")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from oppdemo_core import PlanError
-from oppdemo_core.compare import _CHUNK, compare_trees, same_content
-from oppdemo_core.ignore import ignore_rules
-from oppdemo_core.scan import scan_tree
+from oppdemo import PlanError
+from oppdemo.assets.compare import _CHUNK, compare_trees, same_content
+from oppdemo.assets.ignore import ignore_rules
+from oppdemo.assets.scan import scan_tree
 
 
 @pytest.mark.parametrize(

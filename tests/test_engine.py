@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from oppdemo_core import PlanError, commands
-from oppdemo_core.backups import BackupStore
-from oppdemo_core.engine import execute
-from oppdemo_core.plan import Operation, Plan
+from oppdemo import PlanError
+from oppdemo.assets import commands
+from oppdemo.assets.backups import BackupStore
+from oppdemo.assets.engine import execute
+from oppdemo.assets.plan import Operation, Plan
 
 from .projects import PROJECT_ROOT, capture, make_project, posix_only, run_cli
 

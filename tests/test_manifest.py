@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from oppdemo_core import ManifestError, load_manifest
-from oppdemo_core.manifest import parse_manifest
+from oppdemo import ManifestError, load_manifest
+from oppdemo.assets.manifest import parse_manifest
 
 
 def test_a_project_without_a_manifest_gets_fastopps_2025_layout(tmp_path: Path) -> None:

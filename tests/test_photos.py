@@ -215,8 +215,18 @@ def test_s3_server_down_is_a_clear_error(tmp_path: Path, s3_env: dict[str, str])
     assert "Traceback" not in result.stderr
 
 
+def test_without_a_snapshot_the_message_does_not_promise_a_restore(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    shutil.rmtree(project / "demo_scripts")
+    result = run_cli(project, "download-sample-photos")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "This project has no demo_scripts/" in result.stderr
+    assert "restore" not in result.stderr and "its own script" in result.stderr
+
+
 def test_both_entry_points_explain_how_to_restore_destroyed_demo_scripts(tmp_path: Path) -> None:
     project = _project(tmp_path)
+    assert run_cli(project, "save").returncode == 0
     shutil.rmtree(project / "demo_scripts")
     result = run_cli(project, "download-sample-photos")
     assert result.returncode == 2
@@ -226,7 +236,7 @@ def test_both_entry_points_explain_how_to_restore_destroyed_demo_scripts(tmp_pat
     scripts.mkdir()
     shutil.copy(PROJECT_ROOT / "scripts/download_sample_photos.py", scripts)
     shutil.copy(PROJECT_ROOT / "oppdemo.py", project)
-    shutil.copytree(PROJECT_ROOT / "oppdemo_core", project / "oppdemo_core", ignore=_caches)
+    shutil.copytree(PROJECT_ROOT / "oppdemo", project / "oppdemo", ignore=_caches)
     direct = subprocess.run(
         [sys.executable, str(scripts / "download_sample_photos.py")],
         capture_output=True,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from oppdemo_core.storage_location import OverlapError, refuse_overlap, storage_location
+from oppdemo.storage.location import OverlapError, refuse_overlap, storage_location
 
 from .projects import needs_symlinks
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import ManifestError
-from .ignore import IgnoreRules, ignore_rules
+from oppdemo.assets.ignore import IgnoreRules, ignore_rules
+from oppdemo.errors import ManifestError
 
 # FastOpp's layout at the time of its storage post (2025): the demo scripts are saved as
 # `demo_assets/scripts/`.
@@ -16,7 +17,11 @@ DEFAULT_ASSETS: tuple[dict[str, str], ...] = (
     {"path": "services/storage"},
     {"path": "demo_scripts", "saved": "scripts"},
 )
-_TOP_KEYS = {"snapshot", "backups", "ignore", "assets"}
+_TOP_KEYS = {"snapshot", "backups", "ignore", "assets", "storage", "hooks"}
+HOOK_EVENTS = ("after-save", "after-restore", "after-destroy")
+# The module that provides get_storage(): this project's layout (FastOpp's 2025 one).
+DEFAULT_STORAGE = "services.storage"
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _ASSET_KEYS = {"path", "saved", "base"}
 
 
@@ -38,6 +43,12 @@ class Manifest:
     backups: str
     assets: tuple[Asset, ...]
     ignore: IgnoreRules
+    storage: str = DEFAULT_STORAGE
+    # Commands (argument lists) to run in the project root after a command changed files.
+    hooks: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = ()
+
+    def hooks_for(self, event: str) -> tuple[tuple[str, ...], ...]:
+        return dict(self.hooks).get(event, ())
 
     def saved_path(self, asset: Asset) -> str:
         return f"{self.snapshot}/{asset.saved}"
@@ -93,7 +104,35 @@ def parse_manifest(root: Path, section: Any) -> Manifest:
         for index, raw in enumerate(raw_assets)
     )
     _reject_overlapping_assets(assets, where)
-    return Manifest(root, snapshot, backups, assets, ignore_rules(tuple(patterns)))
+    storage = section.get("storage", DEFAULT_STORAGE)
+    if not isinstance(storage, str) or not _MODULE.fullmatch(storage):
+        raise ManifestError(
+            f"{where}.storage must name a module such as 'core.services.storage' "
+            f"(the one that provides get_storage()), not {storage!r}."
+        )
+    hooks = _parse_hooks(section.get("hooks", {}), f"{where}.hooks")
+    return Manifest(root, snapshot, backups, assets, ignore_rules(tuple(patterns)), storage, hooks)
+
+
+def _parse_hooks(raw: Any, where: str) -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
+    if not isinstance(raw, dict):
+        raise ManifestError(f"{where} must be a table such as {{after-destroy = [[...]]}}.")
+    _reject_unknown_keys(raw, set(HOOK_EVENTS), where)
+    parsed = []
+    for event in HOOK_EVENTS:
+        commands = raw.get(event, [])
+        valid = isinstance(commands, list) and all(
+            isinstance(command, list) and command and all(isinstance(a, str) for a in command)
+            for command in commands
+        )
+        if not valid:
+            raise ManifestError(
+                f"{where}.{event} must be a list of commands, each a list of arguments "
+                '(no shell), such as [["python", "oppman.py", "db"]].'
+            )
+        if commands:
+            parsed.append((event, tuple(tuple(command) for command in commands)))
+    return tuple(parsed)
 
 
 def _parse_asset(raw: Any, where: str, snapshot: str, backups: str) -> Asset:

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from . import fileops
-from .errors import BackupError, DamagedBackupError, PlanError
-from .plan import Operation
+from oppdemo.assets import fileops
+from oppdemo.assets.plan import Operation
+from oppdemo.errors import BackupError, DamagedBackupError, PlanError
 
 RECORD_NAME = "record.json"
 COMPLETE_NAME = "complete"

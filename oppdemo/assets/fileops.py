@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .ignore import TEMPORARY_SUFFIX
-from .scan import Kind
+from oppdemo.assets.ignore import TEMPORARY_SUFFIX
+from oppdemo.assets.scan import Kind
 
 
 def place(

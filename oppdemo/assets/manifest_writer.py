@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ManifestError
-from .ignore import ignore_rules
-from .manifest import DEFAULT_ASSETS, Asset, parse_manifest
+from oppdemo.assets.ignore import ignore_rules
+from oppdemo.assets.manifest import DEFAULT_ASSETS, Asset, parse_manifest
+from oppdemo.errors import ManifestError
 
 DEFAULT_SNAPSHOT = "demo_assets"
 DEFAULT_BACKUPS = "backups"

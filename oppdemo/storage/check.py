@@ -69,13 +69,26 @@ def check_storage(
 ) -> CheckReport:
     """Run every step for the backend `env` selects; a failure is reported, never raised.
 
-    `package` is the project's own `services.storage`, loaded by the caller.
+    `package` is the project's own storage package, loaded by the caller. One like this
+    project's (with `config.read_settings`) gets every step; one with only `get_storage()` and
+    the seven methods (FastOpp's) gets the settings, endpoint, probe and URL steps.
     """
-    config = importlib.import_module(f"{package.__name__}.config")
-    FilesystemSettings, S3Settings = config.FilesystemSettings, config.S3Settings
-    read_settings = config.read_settings
+    from oppdemo.errors import OppdemoError
+    from oppdemo.storage import access
+
+    try:
+        config: Any = importlib.import_module(f"{package.__name__}.config")
+        read_settings = config.read_settings
+        FilesystemSettings, S3Settings = config.FilesystemSettings, config.S3Settings
+    except (ImportError, AttributeError):
+        config = None
+        FilesystemSettings = S3Settings = type(None)
     report = CheckReport()
-    storage_errors = (package.StorageError, OSError)
+    storage_errors: tuple[type[BaseException], ...] = (
+        *access.storage_errors(package),
+        OppdemoError,
+    )
+    foreign_s3 = config is None and env.get("STORAGE_TYPE", "").strip().lower() == "s3"
 
     def step(name: str, action: Callable[[], str]) -> None:
         started = time.perf_counter()
@@ -108,6 +121,11 @@ def check_storage(
 
     def valid_settings() -> str:
         nonlocal settings, storage
+        if config is None:
+            storage = access.open_storage(package, env)
+            settings = _s3_view(env) if foreign_s3 else None
+            report.backend = storage.describe()
+            return str(report.backend)
         settings = read_settings(env)
         if isinstance(settings, S3Settings):
             # One attempt, short timeouts: the doctor reports, it does not wait out retries.
@@ -130,11 +148,13 @@ def check_storage(
         skipped("storage reachable", *probe_steps, "URL serves the probe")
         return report
     try:
-        if isinstance(settings, S3Settings):
+        if foreign_s3:
+            step("endpoint reachable", lambda: _reach(settings))
+        elif isinstance(settings, S3Settings):
             step("endpoint reachable", lambda: _reach(settings))
             step("credentials accepted", lambda: _credentials(storage, package))
             step("bucket exists", lambda: _bucket(storage))
-        elif isinstance(settings, FilesystemSettings):
+        elif config is None or isinstance(settings, FilesystemSettings):
             step("folder writable", lambda: _folder(storage))
     except _Stop:
         done = {entry.name for entry in report.steps}
@@ -167,7 +187,8 @@ def check_storage(
         step("probe read back", read_back)
         step("probe listed", listed)
         url = storage.get_file_url(key)
-        step("URL serves the probe", lambda: _serve(url, content, settings, base_url, config))
+        s3 = settings if foreign_s3 or isinstance(settings, S3Settings) else None
+        step("URL serves the probe", lambda: _serve(url, content, s3, base_url))
     except _Stop:
         done = {entry.name for entry in report.steps}
         skipped(*[n for n in ["probe read back", "probe listed", "URL serves the probe"]
@@ -220,7 +241,25 @@ def _bucket(storage: Any) -> str:
 
 def _folder(storage: Any) -> str:
     storage.ensure_directories(PROBE_FOLDER)
-    return str(storage.base_dir)
+    inner = getattr(storage, "storage", storage)  # a seven-method storage, wrapped
+    return str(getattr(inner, "base_dir", None) or getattr(inner, "base_path", ""))
+
+
+def _s3_view(env: Mapping[str, str]) -> Any:
+    """What the doctor needs of S3 settings, read from the variables of the storage post."""
+    from types import SimpleNamespace
+
+    def value(name: str) -> str | None:
+        return env.get(name, "").strip() or None
+
+    prefix = (value("S3_PREFIX") or "").strip("/")
+    return SimpleNamespace(
+        bucket=value("S3_BUCKET") or "",
+        prefix=f"{prefix}/" if prefix else "",
+        endpoint_url=value("S3_ENDPOINT_URL"),
+        region=value("S3_REGION") or "us-east-1",
+        cdn_url=(value("S3_CDN_URL") or "").rstrip("/") or None,
+    )
 
 
 def _delete(storage: Any, key: str) -> str:
@@ -229,10 +268,10 @@ def _delete(storage: Any, key: str) -> str:
     return ""
 
 
-def _serve(url: str, content: bytes, settings: Any, base_url: str | None, config: Any) -> str:
+def _serve(url: str, content: bytes, s3: Any, base_url: str | None) -> str:
+    """Fetch the probe's URL; `s3` is the S3 settings (None for a folder)."""
     import urllib3
 
-    S3Settings = config.S3Settings
     if not url.startswith(("http://", "https://")):
         if not base_url:
             raise _NotRun(
@@ -254,9 +293,9 @@ def _serve(url: str, content: bytes, settings: Any, base_url: str | None, config
     if response.status == 200:
         raise _Stop(f"{_shown(url)} answered with other bytes than the probe's.")
     problem = f"{_shown(url)} answered HTTP {response.status}"
-    if isinstance(settings, S3Settings) and response.status in (401, 403):
-        raise _Stop(f"{problem}: the bucket is private. {_public_fixes(settings)}")
-    if isinstance(settings, S3Settings):
+    if s3 is not None and response.status in (401, 403):
+        raise _Stop(f"{problem}: the bucket is private. {_public_fixes(s3)}")
+    if s3 is not None:
         raise _Stop(f"{problem}: check S3_CDN_URL, or set S3_PRESIGN=true.")
     raise _Stop(f"{problem}: the app must serve UPLOAD_DIR at UPLOAD_URL (a StaticFiles mount).")
 

@@ -9,14 +9,14 @@ import os
 import sys
 from pathlib import Path
 
-from . import fileops
-from .backups import BackupStore, Record
-from .errors import PlanError
-from .forked import run_halves
-from .ignore import NO_IGNORES, TEMPORARY_SUFFIX
-from .interrupt import Interrupted, SignalGuard
-from .plan import Operation, Plan, ordered, removal
-from .scan import Kind, scan_tree
+from oppdemo.assets import fileops
+from oppdemo.assets.backups import BackupStore, Record
+from oppdemo.assets.forked import run_halves
+from oppdemo.assets.ignore import NO_IGNORES, TEMPORARY_SUFFIX
+from oppdemo.assets.plan import Operation, Plan, ordered, removal
+from oppdemo.assets.scan import Kind, scan_tree
+from oppdemo.errors import PlanError
+from oppdemo.interrupt import Interrupted, SignalGuard
 
 
 def execute(store: BackupStore, plan: Plan, guard: SignalGuard | None = None) -> Record:

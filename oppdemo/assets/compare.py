@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import PlanError
-from .forked import run_halves
-from .scan import Entry, Tree
+from oppdemo.assets.forked import run_halves
+from oppdemo.assets.scan import Entry, Tree
+from oppdemo.errors import PlanError
 
 _CHUNK = 1024 * 1024
 _BINARY = getattr(os, "O_BINARY", 0)  # Windows opens files in text mode unless told otherwise

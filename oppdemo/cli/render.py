@@ -11,13 +11,12 @@ from rich.markup import escape
 
 if TYPE_CHECKING:
     from demo_scripts.download_sample_photos import PhotoResult, SeedReport
+    from oppdemo.assets.backups import BackupSummary, PrunePlan
+    from oppdemo.assets.commands import InitOutcome, Outcome
+    from oppdemo.assets.compare import DriftReport
+    from oppdemo.storage.check import CheckReport, CheckStep
+    from oppdemo.storage.migration import MigrationPlan, MigrationReport, StepResult
     from services.storage.base import FileInfo
-
-    from .backups import BackupSummary, PrunePlan
-    from .commands import InitOutcome, Outcome
-    from .compare import DriftReport
-    from .migration import MigrationPlan, MigrationReport, StepResult
-    from .storage_check import CheckReport, CheckStep
 
 _LETTERS = {"added": ("A", "green"), "modified": ("M", "yellow"), "deleted": ("D", "red")}
 _PAST_TENSE = {
@@ -41,7 +40,7 @@ def drift(console: Console, report: DriftReport, root: Path, with_patch: bool) -
             letter, colour = _LETTERS[state]
             console.print(f"[{colour}]{letter}[/] {escape(path)}")
             if with_patch:
-                from .patch import file_patch
+                from oppdemo.assets.patch import file_patch
 
                 text = file_patch(root, asset.saved_counterpart(path), path)
                 if text:

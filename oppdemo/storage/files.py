@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import PlanError
+from oppdemo.errors import PlanError
 
 if TYPE_CHECKING:
     from services.storage import StorageInterface

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from .compare import under_any
-from .errors import PlanError
-from .scan import Kind, Tree
+from oppdemo.assets.compare import under_any
+from oppdemo.assets.scan import Kind, Tree
+from oppdemo.errors import PlanError
 
 Action = Literal["remove", "rmdir", "mkdir", "write"]
 _PHASES: dict[str, int] = {"remove": 0, "rmdir": 1, "mkdir": 2, "write": 3}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .errors import PlanError
+from oppdemo.errors import PlanError
 
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .compare import AssetDrift, DriftReport, compare_trees
-from .errors import PlanError
-from .ignore import NO_IGNORES
-from .manifest import Asset, Manifest, load_manifest, parse_manifest
-from .plan import (
+from oppdemo.assets.compare import AssetDrift, DriftReport, compare_trees
+from oppdemo.assets.ignore import NO_IGNORES
+from oppdemo.assets.manifest import Asset, Manifest, load_manifest, parse_manifest
+from oppdemo.assets.plan import (
     Operation,
     Plan,
     check_access,
@@ -22,13 +21,14 @@ from .plan import (
     refuse_linked_folders,
     removal,
 )
-from .scan import Tree, scan_tree
+from oppdemo.assets.scan import Tree, scan_tree
+from oppdemo.errors import PlanError
 
 # Backups, the engine and the lock are loaded by the commands that change files, so that
 # `diff`, which CI runs on every push, starts without them.
 if TYPE_CHECKING:
-    from .backups import BackupStore, BackupSummary, PrunePlan, Record
-    from .manifest_writer import Discovery
+    from oppdemo.assets.backups import BackupStore, BackupSummary, PrunePlan, Record
+    from oppdemo.assets.manifest_writer import Discovery
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def destroy(project_dir: Path, dry_run: bool = False, force: bool = False) -> Ou
 
 def undo(project_dir: Path, backup_id: str | None = None, dry_run: bool = False) -> Outcome:
     """Put back the files as they were before a command (by default the latest one)."""
-    from .engine import reverse_operations
+    from oppdemo.assets.engine import reverse_operations
 
     manifest = load_manifest(project_dir)
     store = _store(manifest)
@@ -183,11 +183,11 @@ def init(project_dir: Path, force: bool = False, dry_run: bool = False) -> InitO
     import stat
     import tomllib
 
-    from .engine import execute
-    from .interrupt import deferred_signals
-    from .lock import project_lock
-    from .manifest import PYPROJECT, read_pyproject
-    from .manifest_writer import DEFAULT_SNAPSHOT, discover, updated_pyproject
+    from oppdemo.assets.engine import execute
+    from oppdemo.assets.lock import project_lock
+    from oppdemo.assets.manifest import PYPROJECT, read_pyproject
+    from oppdemo.assets.manifest_writer import DEFAULT_SNAPSHOT, discover, updated_pyproject
+    from oppdemo.interrupt import deferred_signals
 
     root = project_dir.resolve()
     text, current = read_pyproject(root)
@@ -233,7 +233,7 @@ def prune_backups(
     """Remove old backups: those beyond the `keep` newest and older than `older_than_days`."""
     from datetime import timedelta
 
-    from .lock import project_lock
+    from oppdemo.assets.lock import project_lock
 
     if keep is None and older_than_days is None:
         raise PlanError("Say which backups to prune: pass --keep N, --older-than DAYS, or both.")
@@ -250,10 +250,10 @@ def prune_backups(
 
 def _change(manifest: Manifest, build: Callable[[], Plan], dry_run: bool) -> Outcome:
     """Plan, check, and (unless a dry run) apply under the project lock."""
-    from . import fileops
-    from .engine import execute
-    from .interrupt import deferred_signals
-    from .lock import project_lock
+    from oppdemo.assets import fileops
+    from oppdemo.assets.engine import execute
+    from oppdemo.assets.lock import project_lock
+    from oppdemo.interrupt import deferred_signals
 
     store = _store(manifest)
     if dry_run:
@@ -322,6 +322,6 @@ def _stale(tree: Tree, base: str) -> list[str]:
 
 
 def _store(manifest: Manifest) -> BackupStore:
-    from .backups import BackupStore
+    from oppdemo.assets.backups import BackupStore
 
     return BackupStore(manifest.root, manifest.root / manifest.backups)

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from .errors import PlanError
-from .ignore import TEMPORARY_SUFFIX, IgnoreRules
+from oppdemo.assets.ignore import TEMPORARY_SUFFIX, IgnoreRules
+from oppdemo.errors import PlanError
 
 Kind = Literal["file", "link", "dir"]
 

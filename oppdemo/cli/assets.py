@@ -1,0 +1,205 @@
+"""The asset commands: diff, save, restore, destroy, undo, init, backups."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from oppdemo.cli.common import (
+    AsJson,
+    DryRun,
+    Format,
+    app,
+    consoles,
+    fail,
+    print_json,
+    run_core,
+    show_outcome,
+)
+from oppdemo.errors import EXIT_DRIFT, EXIT_OK
+
+if TYPE_CHECKING:
+    from oppdemo.assets.backups import PrunePlan
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    project_dir: Annotated[
+        Path,
+        typer.Option("--project-dir", "-C", help="The project root (default: this folder)."),
+    ] = Path("."),
+) -> None:
+    """Keep demo files (services/storage, demo_scripts, ...) in step with demo_assets/."""
+    ctx.obj = project_dir
+
+
+@app.command()
+def diff(
+    ctx: typer.Context,
+    as_json: AsJson = False,
+    patch: Annotated[
+        bool, typer.Option("--patch", help="Show unified diffs of text files.")
+    ] = False,
+    output_format: Annotated[
+        Format, typer.Option("--format", help="text, or github for Actions annotations.")
+    ] = Format.text,
+) -> None:
+    """Compare the working files with the snapshot: exit 0 in sync, 1 drift, 2 error."""
+    from oppdemo.assets import commands
+    from oppdemo.cli import render
+
+    root: Path = ctx.obj
+    report = run_core(lambda: commands.diff(root))
+    console, _ = consoles()
+    if as_json:
+        print_json(report.to_dict())
+    elif output_format is Format.github:
+        render.drift_github(console, report)
+    else:
+        render.drift(console, report, root.resolve(), patch)
+    raise typer.Exit(EXIT_OK if report.in_sync else EXIT_DRIFT)
+
+
+@app.command()
+def save(ctx: typer.Context, dry_run: DryRun = False, as_json: AsJson = False) -> None:
+    """Copy the working files into the snapshot (a mirror: deletions are saved too)."""
+    from oppdemo.assets import commands
+
+    show_outcome(run_core(lambda: commands.save(ctx.obj, dry_run=dry_run)), dry_run, as_json)
+
+
+@app.command()
+def restore(ctx: typer.Context, dry_run: DryRun = False, as_json: AsJson = False) -> None:
+    """Copy the snapshot back over the working files (a mirror)."""
+    from oppdemo.assets import commands
+
+    show_outcome(run_core(lambda: commands.restore(ctx.obj, dry_run=dry_run)), dry_run, as_json)
+
+
+@app.command()
+def destroy(
+    ctx: typer.Context,
+    dry_run: DryRun = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Destroy even with unsaved changes.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Remove the demo assets from the working tree, leaving a minimal project."""
+    from oppdemo.assets import commands
+
+    if dry_run or not yes:
+        # The plan is needed to show it, or to say what the confirmation is for.
+        preview = run_core(lambda: commands.destroy(ctx.obj, dry_run=True, force=force))
+        if dry_run or not preview.plan.operations:
+            show_outcome(preview, True, as_json)
+            return
+        if not sys.stdin.isatty():
+            fail(
+                "destroy removes files and needs confirmation: "
+                "pass --yes when not running in a terminal."
+            )
+        files = preview.plan.count("remove") + preview.plan.count("overwrite")
+        typer.confirm(
+            f"Remove {files} demo file(s) from the working tree? (a backup is kept)", abort=True
+        )
+    show_outcome(run_core(lambda: commands.destroy(ctx.obj, force=force)), False, as_json)
+
+
+@app.command()
+def undo(
+    ctx: typer.Context,
+    backup_id: Annotated[
+        str | None, typer.Argument(help="The backup to reverse (default: the latest).")
+    ] = None,
+    dry_run: DryRun = False,
+    as_json: AsJson = False,
+) -> None:
+    """Put the files back as they were before a save, restore, destroy or undo."""
+    from oppdemo.assets import commands
+
+    show_outcome(
+        run_core(lambda: commands.undo(ctx.obj, backup_id, dry_run=dry_run)), dry_run, as_json
+    )
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing [tool.oppdemo] table.")
+    ] = False,
+    dry_run: DryRun = False,
+    as_json: AsJson = False,
+) -> None:
+    """Write [tool.oppdemo] into pyproject.toml for the assets found in demo_assets/."""
+    from oppdemo.assets import commands
+    from oppdemo.cli import render
+
+    result = run_core(lambda: commands.init(ctx.obj, force=force, dry_run=dry_run))
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        render.discovery(consoles()[0], result, dry_run)
+
+
+@app.command()
+def backups(
+    ctx: typer.Context,
+    prune: Annotated[bool, typer.Option("--prune", help="Remove old backups.")] = False,
+    keep: Annotated[
+        int | None, typer.Option("--keep", min=0, help="With --prune: keep the N newest.")
+    ] = None,
+    older_than: Annotated[
+        float | None,
+        typer.Option("--older-than", min=0, help="With --prune: only those older than DAYS."),
+    ] = None,
+    dry_run: DryRun = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """List the backups (id, command, time, files, size), or remove old ones with --prune."""
+    from dataclasses import asdict
+
+    from oppdemo.assets import commands
+    from oppdemo.cli import render
+
+    if not prune:
+        if keep is not None or older_than is not None:
+            fail("--keep and --older-than choose what --prune removes: add --prune.")
+        summaries = run_core(lambda: commands.backups(ctx.obj))
+        if as_json:
+            print_json([asdict(summary) for summary in summaries])
+        else:
+            render.backup_table(consoles()[0], summaries)
+        return
+
+    def run(preview: bool) -> PrunePlan:
+        return run_core(lambda: commands.prune_backups(ctx.obj, keep, older_than, dry_run=preview))
+
+    plan = run(True)
+    if not dry_run and plan.remove:
+        if not yes:
+            if not sys.stdin.isatty():
+                fail(
+                    "pruning removes backups and needs confirmation: "
+                    "pass --yes when not running in a terminal."
+                )
+            typer.confirm(f"Remove {len(plan.remove)} backup(s)?", abort=True)
+        plan = run(False)
+    if as_json:
+        print_json(
+            {
+                "dry_run": dry_run,
+                "removed": [item.id for item in plan.remove],
+                "kept": [{"id": item.id, "reason": reason} for item, reason in plan.protected],
+                "bytes": plan.size,
+            }
+        )
+    else:
+        render.prune_report(consoles()[0], plan, dry_run)

@@ -1,0 +1,317 @@
+"""The `storage` commands: ls, put, get, rm, url, check, migrate."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+
+from oppdemo.cli.common import (
+    AsJson,
+    DryRun,
+    app,
+    consoles,
+    fail,
+    print_json,
+    run_core,
+)
+from oppdemo.errors import EXIT_DRIFT, EXIT_OK
+
+T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from services.storage import StorageInterface
+
+
+storage_app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Look into, check and migrate the upload storage (a local folder or an S3 bucket).",
+)
+app.add_typer(storage_app, name="storage")
+
+
+@dataclass(frozen=True)
+class StorageContext:
+    project: Path
+    env_file: Path | None
+
+
+@storage_app.callback()
+def storage_main(
+    ctx: typer.Context,
+    env_file: Annotated[
+        Path | None,
+        typer.Option("--env-file", help="Read settings from this file instead of .env."),
+    ] = None,
+) -> None:
+    """The same settings as get_storage(): the environment, then .env (or --env-file)."""
+    project = Path(ctx.obj).resolve()
+    ctx.obj = StorageContext(project, env_file.resolve() if env_file else None)
+
+
+def _open_storage(ctx: typer.Context) -> tuple[ModuleType, StorageInterface]:
+    """The project's storage package and the storage its settings select (exit 2 if bad)."""
+    import os
+
+    from oppdemo.storage import access
+
+    context: StorageContext = ctx.obj
+    # As if run from the project: .env and a relative UPLOAD_DIR are found there.
+    os.chdir(context.project)
+    package = run_core(lambda: access.storage_package(context.project))
+    env = run_core(lambda: access.current_settings(package, context.env_file))
+    storage = _storage_call(package, lambda: run_core(lambda: access.open_storage(package, env)))
+    return package, storage
+
+
+def _storage_call(package: ModuleType, action: Callable[[], T], missing_exit: int = 2) -> T:
+    """Call the storage; its own errors become one sentence and an exit code, never a trace."""
+    from oppdemo.storage import access
+
+    try:
+        return action()
+    except FileNotFoundError as error:
+        fail(str(error), missing_exit)
+    except access.storage_errors(package) as error:
+        fail(str(error))
+
+
+@storage_app.command("ls")
+def storage_ls(
+    ctx: typer.Context,
+    prefix: Annotated[str, typer.Argument(help="Only keys that start with this.")] = "",
+    long: Annotated[bool, typer.Option("--long", "-l", help="Add size and time.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
+) -> None:
+    """List stored keys in order, a page at a time (key, and with --long size and time)."""
+    from oppdemo.cli import render
+
+    package, storage = _open_storage(ctx)
+    listing = storage.iter_files(prefix)
+    _storage_call(package, lambda: render.storage_listing(listing, long, as_json))
+
+
+@storage_app.command("put")
+def storage_put(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The local file to upload.")],
+    key: Annotated[str, typer.Argument(help="Where to store it, such as photos/a.jpg.")],
+) -> None:
+    """Store a local file under KEY (streamed, any size) and print its URL."""
+    source = file.resolve()  # before the command moves to the project folder
+    package, storage = _open_storage(ctx)
+    try:
+        stream = open(source, "rb")  # noqa: SIM115 - closed by the with below
+    except OSError as error:
+        fail(f"Cannot read {file} ({error.strerror}): check the path.")
+    with stream:
+        url = _storage_call(package, lambda: storage.save_stream(stream, key))
+    print(url)
+
+
+@storage_app.command("get")
+def storage_get(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="The stored key.")],
+    dest: Annotated[
+        str | None, typer.Argument(help="A new local file, or - for standard output.")
+    ] = None,
+) -> None:
+    """Copy a stored file to DEST (default: its name, here), or to standard output with -."""
+    from pathlib import PurePosixPath
+
+    from oppdemo.storage.files import download
+
+    if dest == "-":
+        target = None
+    else:  # resolved before the command moves to the project folder
+        target = Path(dest).resolve() if dest else Path.cwd() / PurePosixPath(key).name
+    package, storage = _open_storage(ctx)
+    written = _storage_call(package, lambda: run_core(lambda: download(storage, key, target)), 1)
+    if written is not None:
+        print(f"{key} -> {written}")
+
+
+@storage_app.command("rm")
+def storage_rm(
+    ctx: typer.Context,
+    keys: Annotated[list[str], typer.Argument(help="The keys to delete.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete stored keys (each is first copied into the backups folder's storage/)."""
+    from oppdemo.storage.access import ObjectBackup
+
+    package, storage = _open_storage(ctx)
+    if len(keys) > 1 and not yes:
+        if not sys.stdin.isatty():
+            fail("Deleting several keys needs confirmation: pass --yes when not in a terminal.")
+        typer.confirm(f"Delete {len(keys)} stored files? (a copy is kept)", abort=True)
+    backup = run_core(lambda: ObjectBackup(ctx.obj.project))
+    missing = 0
+    for key in keys:
+        _storage_call(package, lambda key=key: backup.keep(storage, key))  # type: ignore[misc]
+        if _storage_call(package, lambda key=key: storage.delete_file(key)):  # type: ignore[misc]
+            print(f"deleted {key}")
+        else:
+            print(f"not found {key}")
+            missing += 1
+    if backup.kept:
+        where = backup.where(ctx.obj.project)
+        print(f"A copy of each deleted file is in {where}/: `oppdemo.py storage put` restores one.")
+    raise typer.Exit(EXIT_DRIFT if missing else EXIT_OK)
+
+
+@storage_app.command("url")
+def storage_url(
+    ctx: typer.Context, key: Annotated[str, typer.Argument(help="The stored key.")]
+) -> None:
+    """Print the URL that serves KEY (CDN, public or presigned on S3)."""
+    package, storage = _open_storage(ctx)
+    print(_storage_call(package, lambda: storage.get_file_url(key)))
+
+
+@storage_app.command("check")
+def storage_check(
+    ctx: typer.Context,
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="Filesystem: the running app's address, such as http://127.0.0.1:8000."),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Try every step of using the storage, timed; exit 1 when one fails, naming the fix."""
+    import os
+
+    from oppdemo.cli import render
+    from oppdemo.storage import access
+    from oppdemo.storage.check import check_storage
+
+    context: StorageContext = ctx.obj
+    os.chdir(context.project)
+    package = run_core(lambda: access.storage_package(context.project))
+    env = run_core(lambda: access.current_settings(package, context.env_file))
+    console, _ = consoles()
+    show = None if as_json else (lambda step: render.check_step(console, step))
+    report = check_storage(package, env, base_url, show)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        render.check_summary(console, report)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_DRIFT)
+
+
+@storage_app.command("migrate")
+def storage_migrate(
+    ctx: typer.Context,
+    to: Annotated[Path, typer.Option("--to", help="Settings file of the target storage.")],
+    source: Annotated[
+        Path | None,
+        typer.Option("--from", help="Settings file of the source (default: current settings)."),
+    ] = None,
+    delete: Annotated[
+        bool, typer.Option("--delete", help="Also delete target keys absent from the source.")
+    ] = False,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Parallel copies (8; 16 when the server copies)."),
+    ] = None,
+    dry_run: DryRun = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Copy every file that is missing or differs from one storage to another."""
+    import os
+
+    from oppdemo import interrupt
+    from oppdemo.cli import render
+    from oppdemo.storage import access, location, migration
+
+    context: StorageContext = ctx.obj
+    source_file, target_file = (source.resolve() if source else None), to.resolve()
+    os.chdir(context.project)
+    package = run_core(lambda: access.storage_package(context.project))
+    source_env = run_core(
+        lambda: (
+            access.file_settings(source_file)
+            if source_file
+            else access.current_settings(package, context.env_file)
+        )
+    )
+    target_env = run_core(lambda: access.file_settings(target_file))
+    # Refused before anything is read or written: the same data, or one inside the other.
+    run_core(
+        lambda: location.refuse_overlap(
+            location.storage_location(source_env, context.project),
+            location.storage_location(target_env, context.project),
+        )
+    )
+    backup = run_core(lambda: access.ObjectBackup(context.project))
+    origin = _storage_call(
+        package, lambda: run_core(lambda: access.open_storage(package, source_env))
+    )
+    console, _ = consoles()
+    # The target (for S3: botocore and a client) is made while the source is read.
+    plan, target = run_core(
+        lambda: _storage_call(
+            package,
+            lambda: migration.plan_migration(
+                origin,
+                lambda: access.open_storage(package, target_env),
+                delete,
+                concurrency or 8,
+            ),
+        )
+    )
+    deletions = sum(1 for step in plan.steps if step.action == "delete")
+    if dry_run:
+        if as_json:
+            print_json(migration.MigrationReport(plan, [
+                migration.StepResult(step, "planned") for step in plan.steps
+            ]).to_dict())  # fmt: skip
+        else:
+            render.migration_plan(console, plan)
+        return
+    if deletions and not yes:
+        if not sys.stdin.isatty():
+            fail(
+                f"--delete would delete {deletions} target file(s) and needs confirmation: "
+                "pass --yes when not in a terminal (or --dry-run to see them)."
+            )
+        typer.confirm(f"Delete {deletions} file(s) from {target.describe()}?", abort=True)
+    # Ctrl-C and SIGTERM stop the run between steps (copies in flight give up whole), and
+    # the summary below says what was done and what was not.
+    with interrupt.deferred_signals() as guard, render.MigrationProgress(console, plan) as progress:
+        report = _storage_call(
+            package,
+            lambda: migration.run_migration(
+                plan, origin, target, concurrency, progress.show,
+                access.storage_errors(package), backup.keep, lambda: guard.received,
+            ),
+        )  # fmt: skip
+    kept_in = backup.where(context.project) if backup.kept else None
+    if as_json:
+        print_json({**report.to_dict(), "backups": kept_in})
+    else:
+        render.migration_report(console, report, progress.streamed)
+        if kept_in:
+            console.print(
+                f"The {backup.kept} target file(s) replaced or deleted were first copied "
+                f"into {kept_in}/."
+            )
+    if report.stopped_by is not None:
+        stopped = interrupt.Interrupted("", report.stopped_by)
+        _, errors = consoles()
+        errors.print(
+            f"Interrupted ({stopped.signal_name}): no deletion ran; "
+            "run the same command again to finish.",
+            highlight=False,
+        )
+        raise typer.Exit(stopped.exit_code)
+    raise typer.Exit(EXIT_DRIFT if report.failed or report.count("not run") else EXIT_OK)

@@ -1,0 +1,102 @@
+"""Load the project's own code (its storage package, demo scripts, demo app) into oppdemo.
+
+A missing module gets a message that tells the truth: "restore brings it back" only when the
+manifest lists that code as an asset and the snapshot holds it; otherwise what the project
+lacks and what to set or run instead. A third-party package missing where oppdemo runs (boto3
+in a tool-only install) is named with the fix.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from oppdemo.errors import OppdemoError
+
+
+class DemoCodeMissingError(OppdemoError):
+    """The project code a command needs is not in the working tree."""
+
+
+class MissingPackageError(OppdemoError):
+    """A package the project's code imports is not installed where oppdemo runs."""
+
+
+def missing_package(name: str) -> MissingPackageError:
+    """The error for a third-party package `name` that the project's code needs."""
+    extra = "s3" if name.split(".")[0] in ("boto3", "botocore") else "demo"
+    return MissingPackageError(
+        f"The project's code needs the package {name.split('.')[0]!r}, which is not installed "
+        "where oppdemo runs: run `uv run oppdemo ...` inside the project, or install oppdemo "
+        f"with the {extra} extra (`uv tool install 'oppdemo[{extra}] @ <path or git URL>'`)."
+    )
+
+
+def import_project_module(project: Path, name: str, instead: str) -> ModuleType:
+    """Import `name` from `project`, never from wherever oppdemo itself was started.
+
+    `instead` says what to do when the project has no such module and it is not a demo asset
+    that `restore` could bring back.
+    """
+    _put_project_first(project, name)
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        missing = error.name or name
+        if not _is_project_module(project, missing, name):
+            raise missing_package(missing) from None
+        raise _missing_code(project, missing, instead) from None
+
+
+def _put_project_first(project: Path, name: str) -> None:
+    """Put the project first on sys.path, and drop any other source folder that holds a module
+    of the same top-level name: oppdemo's own checkout (on sys.path when oppdemo is installed
+    from it in editable mode) holds demo code too, which must never be taken for the project's.
+    """
+    project = project.resolve()
+    top = name.split(".")[0]
+
+    def shadows(entry: str) -> bool:
+        folder = Path(entry or ".").resolve()
+        if folder == project or "site-packages" in folder.parts:
+            return folder == project
+        return (folder / top).is_dir() or (folder / f"{top}.py").is_file()
+
+    sys.path[:] = [str(project)] + [entry for entry in sys.path if not shadows(entry)]
+
+
+def _is_project_module(project: Path, missing: str, wanted: str) -> bool:
+    """Whether the module that failed to import is the project's (not a third-party one)."""
+    top = missing.split(".")[0]
+    return (
+        top == wanted.split(".")[0] or (project / top).is_dir() or (project / f"{top}.py").exists()
+    )
+
+
+def _missing_code(project: Path, name: str, instead: str) -> DemoCodeMissingError:
+    folder = name.replace(".", "/")
+    if _restorable(project, folder):
+        return DemoCodeMissingError(
+            f"The demo code is gone ({folder}/ is missing): "
+            "`uv run python oppdemo.py restore` brings it back."
+        )
+    return DemoCodeMissingError(f"This project has no {folder}/: {instead}")
+
+
+def _restorable(project: Path, folder: str) -> bool:
+    """Whether the manifest lists `folder` (or a folder holding it) and the snapshot has it."""
+    from oppdemo.assets.manifest import PYPROJECT, load_manifest
+
+    if not (project / PYPROJECT).is_file():
+        return False
+    try:
+        manifest = load_manifest(project)
+    except OppdemoError:
+        return False
+    for asset in manifest.assets:
+        if folder == asset.path or folder.startswith(f"{asset.path}/"):
+            saved = project / manifest.saved_path(asset) / folder[len(asset.path) :].lstrip("/")
+            return saved.exists() or saved.with_suffix(".py").exists()
+    return False

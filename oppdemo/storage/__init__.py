@@ -1,0 +1,1 @@
+"""The storage tooling: open the project's storage, check it, migrate it."""

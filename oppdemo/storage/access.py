@@ -1,0 +1,171 @@
+"""Open the project's upload storage for the `storage` commands, from its settings files.
+
+The storage package is the project's own, wherever it lives: `[tool.oppdemo] storage` names
+the module that provides `get_storage()` (`services.storage` by default; FastOpp keeps it in
+`core.services.storage`). Objects that a command overwrites or removes are first copied into
+`<backups>/storage/<time>/` (the manifest's backups folder), so nothing stored is lost to a
+mistyped key or a wrong `--delete`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from oppdemo.assets.manifest import DEFAULT_STORAGE, PYPROJECT, load_manifest
+from oppdemo.errors import OppdemoError
+from oppdemo.project_code import import_project_module, missing_package
+from oppdemo.storage.portable import portable, safe_key
+
+# The variables a storage factory that reads os.environ may look at.
+_STORAGE_VARIABLES = ("STORAGE_TYPE", "UPLOAD_")
+_ENVIRONMENT_LOCK = threading.Lock()
+_CHUNK = 1024 * 1024
+
+
+class SettingsFileError(OppdemoError):
+    """A settings file named on the command line is missing or unreadable."""
+
+
+def storage_module(project: Path) -> str:
+    """The module named by `[tool.oppdemo] storage` (`services.storage` by default)."""
+    if not (project / PYPROJECT).is_file():
+        return DEFAULT_STORAGE
+    return load_manifest(project).storage
+
+
+def storage_package(project: Path) -> ModuleType:
+    name = storage_module(project)
+    return import_project_module(
+        project,
+        name,
+        "the storage commands use the module that provides get_storage(): set "
+        '[tool.oppdemo] storage = "..." in pyproject.toml to where it lives (FastOpp: '
+        '"core.services.storage"; `oppdemo init` finds it).',
+    )
+
+
+def storage_errors(package: ModuleType) -> tuple[type[BaseException], ...]:
+    """What the package raises for a storage failure: its own base error, or (for a package
+    without one, as FastOpp's) the RuntimeError and ValueError it uses; and OSError."""
+    own = getattr(package, "StorageError", None)
+    if isinstance(own, type) and issubclass(own, Exception):
+        return (own, OSError)
+    return (RuntimeError, ValueError, OSError)
+
+
+def open_storage(package: ModuleType, env: Mapping[str, str]) -> Any:
+    """The storage `env` selects, with the streaming methods the commands use.
+
+    A `get_storage()` that takes no settings (FastOpp's reads os.environ) is called with the
+    storage variables of the environment replaced by those of `env`.
+    """
+    get_storage = package.get_storage
+    try:
+        if inspect.signature(get_storage).parameters:
+            storage = get_storage(env)
+        else:
+            with _environment(env):
+                storage = get_storage()
+    except ImportError as error:
+        raise missing_package(error.name or "boto3") from None
+    return portable(storage)
+
+
+@contextmanager
+def _environment(env: Mapping[str, str]) -> Iterator[None]:
+    def ours(name: str) -> bool:
+        return name.startswith(("S3_", *_STORAGE_VARIABLES))
+
+    with _ENVIRONMENT_LOCK:
+        saved = {name: value for name, value in os.environ.items() if ours(name)}
+        for name in saved:
+            del os.environ[name]
+        os.environ.update({name: value for name, value in env.items() if ours(name)})
+        try:
+            yield
+        finally:
+            for name in [name for name in os.environ if ours(name)]:
+                del os.environ[name]
+            os.environ.update(saved)
+
+
+def current_settings(package: ModuleType, env_file: Path | None) -> dict[str, str]:
+    """What `get_storage()` reads: the real environment over `.env` (or over `env_file`)."""
+    if env_file is not None and not env_file.is_file():
+        raise SettingsFileError(
+            f"There is no settings file {env_file}: check the path given to --env-file."
+        )
+    merged = file_settings(env_file) if env_file else _dotenv(Path(".env"))
+    merged.update(os.environ)
+    return merged
+
+
+def _dotenv(path: Path) -> dict[str, str]:
+    return file_settings(path) if path.is_file() else {}
+
+
+def file_settings(path: Path) -> dict[str, str]:
+    """The settings in one dotenv file alone (a migration's source or target)."""
+    if not path.is_file():
+        raise SettingsFileError(
+            f"There is no settings file {path}: give a dotenv file holding a storage "
+            "configuration (see example.env), such as .env.production."
+        )
+    from dotenv import dotenv_values
+
+    try:
+        values = dotenv_values(path)
+    except (OSError, UnicodeDecodeError) as error:
+        raise SettingsFileError(f"Cannot read {path} ({error}): fix the file.") from None
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def backups_folder(project: Path) -> Path:
+    """The manifest's backups folder (`backups` in a project without a pyproject.toml)."""
+    if not (project / PYPROJECT).is_file():
+        return project / "backups"
+    return project / load_manifest(project).backups
+
+
+class ObjectBackup:
+    """Local copies of stored objects, taken just before a command replaces or deletes them,
+    in `<backups>/storage/<time>/` (the manifest's backups folder)."""
+
+    def __init__(self, project: Path) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+        self.folder = backups_folder(project) / "storage" / stamp
+        self.kept = 0
+        self._lock = threading.Lock()
+
+    def keep(self, storage: Any, key: str) -> None:
+        """Copy `key` out of `storage`; an object already gone needs no copy."""
+        path = self.folder.joinpath(*safe_key(key).split("/"))
+        try:
+            with storage.open_file(key) as stream:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # Written beside its place and renamed into it: a copy is whole or absent.
+                descriptor, temporary = tempfile.mkstemp(prefix=".keep-", dir=path.parent)
+                try:
+                    with os.fdopen(descriptor, "wb") as output:
+                        shutil.copyfileobj(stream, output, _CHUNK)  # type: ignore[misc]
+                    os.replace(temporary, path)
+                except BaseException:
+                    Path(temporary).unlink(missing_ok=True)
+                    raise
+        except FileNotFoundError:
+            return
+        with self._lock:
+            self.kept += 1
+
+    def where(self, project: Path) -> str:
+        return os.path.relpath(self.folder, project)
