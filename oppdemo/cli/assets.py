@@ -25,18 +25,6 @@ if TYPE_CHECKING:
     from oppdemo.assets.backups import PrunePlan
 
 
-@app.callback()
-def main(
-    ctx: typer.Context,
-    project_dir: Annotated[
-        Path,
-        typer.Option("--project-dir", "-C", help="The project root (default: this folder)."),
-    ] = Path("."),
-) -> None:
-    """Keep demo files (services/storage, demo_scripts, ...) in step with demo_assets/."""
-    ctx.obj = project_dir
-
-
 @app.command()
 def diff(
     ctx: typer.Context,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
@@ -35,6 +36,32 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document.")
 class Format(StrEnum):
     text = "text"
     github = "github"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from oppdemo import __version__
+
+        print(f"oppdemo {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    project_dir: Annotated[
+        Path,
+        typer.Option("--project-dir", "-C", help="The project root (default: this folder)."),
+    ] = Path("."),
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Keep demo files (services/storage, demo_scripts, ...) in step with demo_assets/."""
+    ctx.obj = project_dir
 
 
 def consoles() -> tuple[Console, Console]:
