@@ -1,35 +1,40 @@
 """`oppdemo` (the console script) and `python -m oppdemo`.
 
 Ctrl-C at any moment, start-up included, is one sentence and exit 130: changing commands defer
-it to a file boundary and put things back; anything else has changed nothing.
+it to a file boundary and put things back (they install their own handler); anything else has
+changed nothing when it stops.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
+
+
+class _CtrlC(BaseException):
+    """Ctrl-C, as an exception Click does not turn into "Aborted!" and exit 1."""
+
+
+def _on_ctrl_c(signum: int, frame: FrameType | None) -> None:
+    raise _CtrlC
 
 
 def main() -> None:
     """Run the command line; never a KeyboardInterrupt traceback."""
     try:
-        from click.exceptions import Abort, ClickException
-
+        signal.signal(signal.SIGINT, _on_ctrl_c)
         from oppdemo.cli import app
 
         try:
-            code = app(standalone_mode=False)
-        except Abort as abort:
-            if isinstance(abort.__cause__, KeyboardInterrupt):
-                raise abort.__cause__ from None
-            sys.stderr.write("Aborted: nothing was changed.\n")
-            code = 1
-        except ClickException as error:
-            error.show()
-            code = error.exit_code
-    except KeyboardInterrupt:
+            app()
+        finally:
+            # The command is over: a Ctrl-C while the interpreter shuts down would kill it
+            # with no word (Python restores the default handler then); it changes nothing.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except (KeyboardInterrupt, _CtrlC):
         sys.stderr.write("Interrupted before anything was changed.\n")
-        code = 130
-    sys.exit(code if isinstance(code, int) else 0)
+        sys.exit(130)
 
 
 if __name__ == "__main__":
