@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from oppdemo.assets.ignore import ignore_rules
-from oppdemo.assets.manifest import DEFAULT_ASSETS, Asset, parse_manifest
+from oppdemo.assets.manifest import DEFAULT_ASSETS, DEFAULT_STORAGE, Asset, parse_manifest
 from oppdemo.errors import ManifestError
 
 DEFAULT_SNAPSHOT = "demo_assets"
@@ -39,10 +39,12 @@ class Discovery:
     assets: tuple[Asset, ...]
     skipped: tuple[Skipped, ...]
     table: str
+    storage: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
             "snapshot": self.snapshot,
+            "storage": self.storage,
             "assets": [
                 {"path": asset.path, "saved": asset.saved, "base": asset.base}
                 for asset in self.assets
@@ -51,14 +53,37 @@ class Discovery:
         }
 
 
+def find_storage(root: Path) -> str | None:
+    """The module providing get_storage() when it is not the default `services.storage`:
+    FastOpp moved it to `core/services/storage/`. None when the default is right or none is
+    found."""
+    if _provides_storage(root / DEFAULT_STORAGE.replace(".", "/")):
+        return None
+    candidates = sorted(root.glob("*/services/storage/__init__.py"))
+    candidates += sorted(root.glob("*/storage/__init__.py"))
+    for init in candidates:
+        if _provides_storage(init.parent) and not init.is_relative_to(root / DEFAULT_SNAPSHOT):
+            return ".".join(init.parent.relative_to(root).parts)
+    return None
+
+
+def _provides_storage(folder: Path) -> bool:
+    if not (folder / "__init__.py").is_file():
+        return False
+    return any(
+        "def get_storage" in path.read_text(errors="replace") for path in folder.glob("*.py")
+    )
+
+
 def discover(root: Path, snapshot: str = DEFAULT_SNAPSHOT) -> Discovery:
     """Pair each top-level entry of the snapshot with its working counterpart."""
     folder = root / snapshot
+    storage = find_storage(root)
     if not folder.is_dir():
         defaults = tuple(
             Asset(item["path"], item.get("saved", item["path"])) for item in DEFAULT_ASSETS
         )
-        return Discovery(snapshot, defaults, (), render_table(snapshot, defaults))
+        return Discovery(snapshot, defaults, (), render_table(snapshot, defaults, storage), storage)
     rules = ignore_rules()
     assets: list[Asset] = []
     skipped: list[Skipped] = []
@@ -85,7 +110,8 @@ def discover(root: Path, snapshot: str = DEFAULT_SNAPSHOT) -> Discovery:
             f"Nothing in {snapshot}/ has a counterpart in the project, so there is nothing to "
             "declare: check that you are in the project root, or write [tool.oppdemo] by hand."
         )
-    return Discovery(snapshot, tuple(assets), tuple(skipped), render_table(snapshot, assets))
+    table = render_table(snapshot, assets, storage)
+    return Discovery(snapshot, tuple(assets), tuple(skipped), table, storage)
 
 
 def _counterpart(root: Path, name: str, is_dir: bool) -> tuple[str | None, str]:
@@ -110,13 +136,17 @@ def _same_kind(path: Path, is_dir: bool) -> bool:
     return path.is_dir() if is_dir else path.is_file()
 
 
-def render_table(snapshot: str, assets: list[Asset] | tuple[Asset, ...]) -> str:
+def render_table(
+    snapshot: str, assets: list[Asset] | tuple[Asset, ...], storage: str | None = None
+) -> str:
     """The `[tool.oppdemo]` table as TOML text, written by tomlkit."""
     import tomlkit
 
     table = tomlkit.table()
     table["snapshot"] = snapshot
     table["backups"] = DEFAULT_BACKUPS
+    if storage is not None:
+        table["storage"] = storage
     array = tomlkit.aot()
     for asset in assets:
         item = tomlkit.table()

@@ -112,6 +112,8 @@ def discovery(console: Console, result: InitOutcome, dry_run: bool) -> None:
         console.print(f"asset {escape(asset.path)}  saved {saved}{base}")
     for item in found.skipped:
         console.print(f"[dim]skip[/]  {escape(item.path)}: {escape(item.reason)}")
+    if found.storage:
+        console.print(f"storage {escape(found.storage)}  (the module that provides get_storage())")
     if dry_run:
         console.print(escape(found.table), end="")
         console.print("Dry run: pyproject.toml was not changed.")

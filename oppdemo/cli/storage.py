@@ -19,7 +19,7 @@ from oppdemo.cli.common import (
     print_json,
     run_core,
 )
-from oppdemo.errors import EXIT_DRIFT, EXIT_OK
+from oppdemo.errors import EXIT_DRIFT, EXIT_OK, OppdemoError
 
 T = TypeVar("T")
 
@@ -79,6 +79,8 @@ def _storage_call(package: ModuleType, action: Callable[[], T], missing_exit: in
         return action()
     except FileNotFoundError as error:
         fail(str(error), missing_exit)
+    except OppdemoError as error:
+        fail(str(error), error.exit_code)
     except access.storage_errors(package) as error:
         fail(str(error))
 

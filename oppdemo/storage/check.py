@@ -76,13 +76,18 @@ def check_storage(
     from oppdemo.errors import OppdemoError
     from oppdemo.storage import access
 
+    class _NoSuchSettings: ...  # a package without our settings classes: nothing is one
+
+    config: Any = None
+    FilesystemSettings: Any = _NoSuchSettings
+    S3Settings: Any = _NoSuchSettings
+    read_settings: Any = None
     try:
-        config: Any = importlib.import_module(f"{package.__name__}.config")
+        config = importlib.import_module(f"{package.__name__}.config")
         read_settings = config.read_settings
         FilesystemSettings, S3Settings = config.FilesystemSettings, config.S3Settings
     except (ImportError, AttributeError):
         config = None
-        FilesystemSettings = S3Settings = type(None)
     report = CheckReport()
     storage_errors: tuple[type[BaseException], ...] = (
         *access.storage_errors(package),

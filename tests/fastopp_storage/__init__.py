@@ -1,0 +1,4 @@
+from .base import StorageInterface
+from .factory import get_storage
+
+__all__ = ["StorageInterface", "get_storage"]
