@@ -219,6 +219,71 @@ def init(project_dir: Path, force: bool = False, dry_run: bool = False) -> InitO
     return InitOutcome(discovery, Outcome(plan, record))
 
 
+SHIM_MARKER = "from oppdemo.__main__ import main"
+
+
+def eject(project_dir: Path, dry_run: bool = False) -> Outcome:
+    """Leave the demo machinery for good: remove the snapshot, the `base` folders and the
+    `[tool.oppdemo]` table (and oppdemo's `oppdemo.py` shim); the assets' files stay as they
+    are. Backed up like any change, so `undo` puts everything back."""
+    import os
+    import stat
+
+    from oppdemo.assets.engine import execute
+    from oppdemo.assets.lock import project_lock
+    from oppdemo.assets.manifest import PYPROJECT, read_pyproject
+    from oppdemo.assets.manifest_writer import without_table
+    from oppdemo.interrupt import deferred_signals
+
+    manifest = load_manifest(project_dir)
+    root = manifest.root
+    text, current = read_pyproject(root)
+    updated = without_table(text) if "oppdemo" in current.get("tool", {}) else None
+
+    def build(pyproject_source: str | None) -> Plan:
+        operations: list[Operation] = []
+        bases = sorted({asset.base for asset in manifest.assets if asset.base is not None})
+        for folder in [manifest.snapshot, *bases]:
+            tree = scan_tree(root / folder, NO_IGNORES)
+            if tree.exists:
+                refuse_linked_folders(root, folder)
+                operations += removal(tree, folder)
+        shim = root / "oppdemo.py"
+        if shim.is_file() and not shim.is_symlink() and SHIM_MARKER in shim.read_text("utf-8"):
+            operations.append(Operation("remove", "oppdemo.py", "file"))
+        if pyproject_source is not None:
+            operations.append(
+                Operation(
+                    "write", PYPROJECT, source=pyproject_source, existed=True, replaced="file"
+                )
+            )
+        return Plan("eject", ordered(operations))
+
+    store = _store(manifest)
+    if dry_run:
+        plan = build(PYPROJECT if updated is not None else None)
+        check_access(root, plan)
+        return Outcome(plan)
+    with project_lock(store.folder), deferred_signals() as guard:
+        # The new pyproject.toml is staged in the backups folder and renamed into place by the
+        # engine, which backs up the old one first (as `init` does).
+        staged = store.folder / f".staged-{os.urandom(4).hex()}.toml"
+        try:
+            source = None
+            if updated is not None:
+                staged.write_text(updated, encoding="utf-8")
+                staged.chmod(stat.S_IMODE((root / PYPROJECT).stat().st_mode))
+                source = staged.relative_to(root).as_posix()
+            plan = build(source)
+            check_access(root, plan)
+            guard.check()
+            if not plan.operations:
+                return Outcome(plan)
+            return Outcome(plan, execute(store, plan, guard))
+        finally:
+            staged.unlink(missing_ok=True)
+
+
 def backups(project_dir: Path) -> list[BackupSummary]:
     """List the backups, oldest first."""
     return _store(load_manifest(project_dir)).summaries()

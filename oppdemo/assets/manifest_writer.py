@@ -164,6 +164,19 @@ def render_table(
     return tomlkit.dumps(document)
 
 
+def without_table(text: str) -> str:
+    """`text` without its `[tool.oppdemo]` table (and an emptied `[tool]`), by tomlkit, which
+    keeps the rest of the file as it was."""
+    import tomlkit
+
+    document = tomlkit.parse(text)
+    tool: Any = document["tool"]
+    del tool["oppdemo"]
+    if not tool:
+        del document["tool"]
+    return tomlkit.dumps(document)
+
+
 def updated_pyproject(text: str, table: str, force: bool) -> str:
     """`text` with `table` as its `[tool.oppdemo]`.
 

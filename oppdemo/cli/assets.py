@@ -23,6 +23,11 @@ from oppdemo.errors import EXIT_DRIFT, EXIT_OK
 
 if TYPE_CHECKING:
     from oppdemo.assets.backups import PrunePlan
+    from oppdemo.assets.commands import Outcome
+
+NoHooks = Annotated[
+    bool, typer.Option("--no-hooks", help="Do not run the [tool.oppdemo.hooks] commands.")
+]
 
 
 @app.command()
@@ -53,19 +58,46 @@ def diff(
 
 
 @app.command()
-def save(ctx: typer.Context, dry_run: DryRun = False, as_json: AsJson = False) -> None:
+def save(
+    ctx: typer.Context, dry_run: DryRun = False, as_json: AsJson = False, no_hooks: NoHooks = False
+) -> None:
     """Copy the working files into the snapshot (a mirror: deletions are saved too)."""
     from oppdemo.assets import commands
 
-    show_outcome(run_core(lambda: commands.save(ctx.obj, dry_run=dry_run)), dry_run, as_json)
+    outcome = run_core(lambda: commands.save(ctx.obj, dry_run=dry_run))
+    show_outcome(outcome, dry_run, as_json)
+    _hooks(ctx, "after-save", outcome, dry_run, no_hooks, as_json)
 
 
 @app.command()
-def restore(ctx: typer.Context, dry_run: DryRun = False, as_json: AsJson = False) -> None:
+def restore(
+    ctx: typer.Context, dry_run: DryRun = False, as_json: AsJson = False, no_hooks: NoHooks = False
+) -> None:
     """Copy the snapshot back over the working files (a mirror)."""
     from oppdemo.assets import commands
 
-    show_outcome(run_core(lambda: commands.restore(ctx.obj, dry_run=dry_run)), dry_run, as_json)
+    outcome = run_core(lambda: commands.restore(ctx.obj, dry_run=dry_run))
+    show_outcome(outcome, dry_run, as_json)
+    _hooks(ctx, "after-restore", outcome, dry_run, no_hooks, as_json)
+
+
+def _hooks(
+    ctx: typer.Context, event: str, outcome: Outcome, dry_run: bool, no_hooks: bool, as_json: bool
+) -> None:
+    """Run the manifest's hooks for `event` once the command changed files (list them on a
+    dry run); a failing hook exits 1, naming it."""
+    from oppdemo.assets.hooks import run_hooks, shown
+    from oppdemo.assets.manifest import load_manifest
+
+    if no_hooks or not outcome.plan.operations:
+        return
+    manifest = run_core(lambda: load_manifest(ctx.obj))
+    commands = manifest.hooks_for(event)
+    if dry_run:
+        for command in commands:
+            print(f"would run {event} hook: {shown(command)}", file=sys.stderr if as_json else None)
+        return
+    run_core(lambda: run_hooks(manifest.root, event, commands, sys.stderr if as_json else None))
 
 
 @app.command()
@@ -77,6 +109,7 @@ def destroy(
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     as_json: AsJson = False,
+    no_hooks: NoHooks = False,
 ) -> None:
     """Remove the demo assets from the working tree, leaving a minimal project."""
     from oppdemo.assets import commands
@@ -86,6 +119,7 @@ def destroy(
         preview = run_core(lambda: commands.destroy(ctx.obj, dry_run=True, force=force))
         if dry_run or not preview.plan.operations:
             show_outcome(preview, True, as_json)
+            _hooks(ctx, "after-destroy", preview, True, no_hooks, as_json)
             return
         if not sys.stdin.isatty():
             fail(
@@ -96,7 +130,34 @@ def destroy(
         typer.confirm(
             f"Remove {files} demo file(s) from the working tree? (a backup is kept)", abort=True
         )
-    show_outcome(run_core(lambda: commands.destroy(ctx.obj, force=force)), False, as_json)
+    outcome = run_core(lambda: commands.destroy(ctx.obj, force=force))
+    show_outcome(outcome, False, as_json)
+    _hooks(ctx, "after-destroy", outcome, False, no_hooks, as_json)
+
+
+@app.command()
+def eject(
+    ctx: typer.Context,
+    dry_run: DryRun = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Leave oppdemo for good: remove the snapshot, base folders and [tool.oppdemo] (undoable)."""
+    from oppdemo.assets import commands
+
+    preview = run_core(lambda: commands.eject(ctx.obj, dry_run=True))
+    if dry_run or not preview.plan.operations:
+        show_outcome(preview, True, as_json)
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            fail("eject removes files and needs confirmation: pass --yes when not in a terminal.")
+        typer.confirm(
+            "Remove the snapshot, the base folders and [tool.oppdemo]? (a backup is kept; "
+            "the demo files themselves stay)",
+            abort=True,
+        )
+    show_outcome(run_core(lambda: commands.eject(ctx.obj)), False, as_json)
 
 
 @app.command()

@@ -23,6 +23,7 @@ _PAST_TENSE = {
     "save": "Saved",
     "restore": "Restored",
     "destroy": "Destroyed",
+    "eject": "Ejected",
     "undo": "Undone",
     "init": "Initialised",
 }

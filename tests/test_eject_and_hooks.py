@@ -1,0 +1,105 @@
+"""`eject` (leave the demo machinery for good, undoably) and `[tool.oppdemo.hooks]`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .projects import capture, make_demo_project, make_fastopp_current, run_cli
+
+HOOK = (
+    "import pathlib, sys; "
+    "pathlib.Path('hook-ran.txt').write_text(' '.join(sys.argv[1:])); print('db reset')"
+)
+
+
+def _with_table(project: Path, table: str) -> None:
+    path = project / "pyproject.toml"
+    path.write_text(path.read_text() + table)
+
+
+def test_eject_removes_the_machinery_and_undo_puts_it_back(tmp_path: Path) -> None:
+    project = make_demo_project(tmp_path)
+    (project / "oppdemo.py").write_text(
+        '"""shim"""\nfrom oppdemo.__main__ import main\n\nif __name__ == "__main__":\n    main()\n'
+    )
+    assert run_cli(project, "save").returncode == 0
+    before = capture(project)
+    pyproject = (project / "pyproject.toml").read_text()
+
+    dry = run_cli(project, "eject", "--dry-run")
+    assert dry.returncode == 0 and "nothing was changed" in dry.stdout
+    assert capture(project) == before
+    refused = run_cli(project, "eject")
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+
+    done = run_cli(project, "eject", "--yes", "--json")
+    assert done.returncode == 0, done.stderr
+    assert not (project / "demo_assets").exists()
+    assert not (project / "base_assets/demo_app").exists()
+    assert not (project / "oppdemo.py").exists()
+    text = (project / "pyproject.toml").read_text()
+    assert "[tool.oppdemo]" not in text and "[tool.ruff]" in text
+    assert text.startswith(pyproject[: pyproject.index("[tool.oppdemo]")].rsplit("\n#", 1)[0])
+    for kept in ("services/storage/s3.py", "demo_scripts/download_sample_photos.py", "demo_app"):
+        assert (project / kept).exists(), "the assets' working files stay"
+
+    undone = run_cli(project, "undo")
+    assert undone.returncode == 0, undone.stderr
+    assert capture(project) == before
+    assert (project / "pyproject.toml").read_text() == pyproject
+
+
+def test_eject_leaves_a_projects_own_oppdemo_py_alone(tmp_path: Path) -> None:
+    project = make_fastopp_current(tmp_path / "fastopp")
+    (project / "oppdemo.py").write_text("# FastOpp's own oppdemo.py\n")
+    assert run_cli(project, "init").returncode == 0
+    from oppdemo import load_manifest
+
+    bases = [asset.base for asset in load_manifest(project).assets if asset.base]
+    assert bases
+    assert run_cli(project, "eject", "--yes").returncode == 0
+    assert (project / "oppdemo.py").read_text() == "# FastOpp's own oppdemo.py\n"
+    assert not (project / "demo_assets").exists()
+    assert not [base for base in bases if (project / base).exists()]
+    assert (project / "base_assets/README.md").exists(), "only the bases the manifest names go"
+
+
+def test_hooks_run_after_the_change_and_a_failure_names_the_hook(tmp_path: Path) -> None:
+    project = make_demo_project(tmp_path)
+    python = json.dumps(sys.executable)
+    _with_table(
+        project,
+        "\n[tool.oppdemo.hooks]\n"
+        f'after-destroy = [[{python}, "-c", {json.dumps(HOOK)}, "reset", "db"]]\n'
+        f'after-restore = [[{python}, "-c", "import sys; sys.exit(3)"]]\n',
+    )
+    assert run_cli(project, "save").returncode == 0
+
+    dry = run_cli(project, "destroy", "--dry-run")
+    assert "would run after-destroy hook:" in dry.stdout and "reset db" in dry.stdout
+    assert not (project / "hook-ran.txt").exists()
+
+    skipped = run_cli(project, "destroy", "--yes", "--no-hooks")
+    assert skipped.returncode == 0 and not (project / "hook-ran.txt").exists()
+    assert run_cli(project, "undo").returncode == 0
+
+    destroyed = run_cli(project, "destroy", "--yes")
+    assert destroyed.returncode == 0, destroyed.stderr
+    assert (project / "hook-ran.txt").read_text() == "reset db"
+    assert "db reset" in destroyed.stdout
+
+    restored = run_cli(project, "restore")
+    assert restored.returncode == 1
+    assert "after-restore hook" in restored.stderr and "exit 3" in restored.stderr
+    assert "Traceback" not in restored.stderr
+    assert run_cli(project, "diff").returncode == 0, "the restore's changes stay"
+    assert run_cli(project, "undo").returncode == 0, "and stay undoable"
+
+
+def test_a_hook_must_be_an_argument_list(tmp_path: Path) -> None:
+    project = make_demo_project(tmp_path)
+    _with_table(project, '\n[tool.oppdemo.hooks]\nafter-save = ["rm -rf /"]\n')
+    result = run_cli(project, "save")
+    assert result.returncode == 2 and "list of arguments" in result.stderr
