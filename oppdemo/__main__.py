@@ -24,6 +24,12 @@ def main() -> None:
     """Run the command line; never a KeyboardInterrupt traceback."""
     try:
         signal.signal(signal.SIGINT, _on_ctrl_c)
+        from oppdemo.cli.fast import fast_diff
+
+        code = fast_diff(sys.argv[1:])
+        if code is not None:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            sys.exit(code)
         from oppdemo.cli import app
 
         try:

@@ -43,17 +43,20 @@ def diff(
 ) -> None:
     """Compare the working files with the snapshot: exit 0 in sync, 1 drift, 2 error."""
     from oppdemo.assets import commands
-    from oppdemo.cli import render
+    from oppdemo.cli import plain
 
     root: Path = ctx.obj
     report = run_core(lambda: commands.diff(root))
-    console, _ = consoles()
     if as_json:
         print_json(report.to_dict())
     elif output_format is Format.github:
-        render.drift_github(console, report)
+        plain.drift_github(report)
+    elif sys.stdout.isatty():
+        from oppdemo.cli import render
+
+        render.drift(consoles()[0], report, root.resolve(), patch)
     else:
-        render.drift(console, report, root.resolve(), patch)
+        plain.drift(report, root.resolve(), patch)
     raise typer.Exit(EXIT_OK if report.in_sync else EXIT_DRIFT)
 
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Self
 from rich.console import Console
 from rich.markup import escape
 
+from oppdemo.cli import plain
+
 if TYPE_CHECKING:
     from demo_scripts.download_sample_photos import PhotoResult, SeedReport
     from oppdemo.assets.backups import BackupSummary, PrunePlan
@@ -18,7 +20,6 @@ if TYPE_CHECKING:
     from oppdemo.storage.migration import MigrationPlan, MigrationReport, StepResult
     from services.storage.base import FileInfo
 
-_LETTERS = {"added": ("A", "green"), "modified": ("M", "yellow"), "deleted": ("D", "red")}
 _PAST_TENSE = {
     "save": "Saved",
     "restore": "Restored",
@@ -31,51 +32,14 @@ _MAX_LISTED = 30
 
 
 def drift(console: Console, report: DriftReport, root: Path, with_patch: bool) -> None:
-    """One line per changed file (letter and path, sorted), then a summary per asset."""
-    for asset in report.assets:
-        if asset.in_sync:
-            console.print(f"[green]=[/] {escape(asset.path)}: in sync with {escape(asset.saved)}")
-            continue
-        rows = [(path, state) for state in _LETTERS for path in getattr(asset, state)]
-        for path, state in sorted(rows):
-            letter, colour = _LETTERS[state]
-            console.print(f"[{colour}]{letter}[/] {escape(path)}")
-            if with_patch:
-                from oppdemo.assets.patch import file_patch
-
-                text = file_patch(root, asset.saved_counterpart(path), path)
-                if text:
-                    console.print(escape(text), end="", style="dim")
-        console.print(
-            f"{escape(asset.path)}: {len(asset.added)} added, {len(asset.modified)} modified, "
-            f"{len(asset.deleted)} deleted since the last save"
-        )
-    if report.in_sync:
-        console.print("[green]In sync:[/] the snapshot matches the working files.")
-    else:
-        console.print(
-            "[yellow]Drift:[/] run `oppdemo.py save` to update the snapshot, "
-            "or `oppdemo.py restore` to discard the working changes."
-        )
-
-
-def drift_github(console: Console, report: DriftReport) -> None:
-    """GitHub Actions workflow commands: one error annotation per drifted file."""
-    for asset in report.assets:
-        for state in _LETTERS:
-            for path in getattr(asset, state):
-                snapshot = asset.saved.split("/")[0]
-                message = (
-                    f"{path} was {state} since the last `oppdemo.py save`; "
-                    f"run `uv run python oppdemo.py save` and commit {snapshot}/."
-                )
-                console.out(
-                    f"::error file={_github_property(path)},title=Demo assets drift::"
-                    f"{_github_data(message)}",
-                    highlight=False,
-                )
-    summary = "in sync" if report.in_sync else "drift found"
-    console.out(f"oppdemo diff: {summary}", highlight=False)
+    """One line per changed file (letter and path, sorted), then a summary per asset; in
+    colour (the text is `plain.drift_lines`', which is what a pipe gets)."""
+    for text, colour, styled in plain.drift_lines(report, root, with_patch):
+        if colour is None:
+            console.print(escape(text), end="", style="dim")
+        else:
+            rest = escape(text[len(styled) :])
+            console.print(f"[{colour}]{escape(styled)}[/]{rest}" if styled else rest)
 
 
 def outcome(console: Console, result: Outcome, dry_run: bool) -> None:
@@ -192,14 +156,6 @@ def _size(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError
-
-
-def _github_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _github_property(text: str) -> str:
-    return _github_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 _PHOTO_WORDS = {

@@ -1,0 +1,81 @@
+"""Output for pipes and machines, without rich: `diff` is what a pre-commit hook runs on every
+commit, and rich's console alone costs as much start-up as Typer."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from oppdemo.assets.compare import DriftReport
+
+LETTERS = {"added": ("A", "green"), "modified": ("M", "yellow"), "deleted": ("D", "red")}
+
+
+def drift_lines(
+    report: DriftReport, root: Path, with_patch: bool
+) -> Iterator[tuple[str, str | None, str]]:
+    """Each line of the drift report: its text, the colour of its styled head (None for a
+    patch, shown dim), and that head."""
+    for asset in report.assets:
+        if asset.in_sync:
+            yield f"= {asset.path}: in sync with {asset.saved}", "green", "="
+            continue
+        rows = [(path, state) for state in LETTERS for path in getattr(asset, state)]
+        for path, state in sorted(rows):
+            letter, colour = LETTERS[state]
+            yield f"{letter} {path}", colour, letter
+            if with_patch:
+                from oppdemo.assets.patch import file_patch
+
+                text = file_patch(root, asset.saved_counterpart(path), path)
+                if text:
+                    yield text, None, ""
+        yield (
+            f"{asset.path}: {len(asset.added)} added, {len(asset.modified)} modified, "
+            f"{len(asset.deleted)} deleted since the last save",
+            "",
+            "",
+        )
+    if report.in_sync:
+        yield "In sync: the snapshot matches the working files.", "green", "In sync:"
+    else:
+        yield (
+            "Drift: run `oppdemo.py save` to update the snapshot, "
+            "or `oppdemo.py restore` to discard the working changes.",
+            "yellow",
+            "Drift:",
+        )
+
+
+def drift(report: DriftReport, root: Path, with_patch: bool) -> None:
+    for text, colour, _ in drift_lines(report, root, with_patch):
+        sys.stdout.write(text if colour is None else f"{text}\n")
+
+
+def drift_github(report: DriftReport) -> None:
+    """GitHub Actions workflow commands: one error annotation per drifted file."""
+    for asset in report.assets:
+        for state in LETTERS:
+            for path in getattr(asset, state):
+                snapshot = asset.saved.split("/")[0]
+                message = (
+                    f"{path} was {state} since the last `oppdemo.py save`; "
+                    f"run `uv run python oppdemo.py save` and commit {snapshot}/."
+                )
+                sys.stdout.write(
+                    f"::error file={_github_property(path)},title=Demo assets drift::"
+                    f"{_github_data(message)}\n"
+                )
+    summary = "in sync" if report.in_sync else "drift found"
+    sys.stdout.write(f"oppdemo diff: {summary}\n")
+
+
+def _github_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _github_property(text: str) -> str:
+    return _github_data(text).replace(":", "%3A").replace(",", "%2C")
