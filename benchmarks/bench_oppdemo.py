@@ -186,6 +186,40 @@ def bench_startup(repeats: int) -> list[bool]:
     return [ok]
 
 
+FASTOPP_PYPROJECT = """\
+[project]
+name = "fastopp-like"
+version = "0"
+
+[tool.oppdemo]
+[[tool.oppdemo.assets]]
+path = "blog"
+[[tool.oppdemo.assets]]
+path = "routes"
+[[tool.oppdemo.assets]]
+path = "templates"
+[[tool.oppdemo.assets]]
+path = "main.py"
+"""
+
+
+def bench_precommit_diff(base: Path, repeats: int) -> list[bool]:
+    """What a pre-commit hook costs on every commit: `oppdemo diff`, piped, on an in-sync
+    FastOpp-sized checkout (90 snapshot files), against `python -c "import typer"`."""
+    project = base / "fastopp-like"
+    for index in range(89):
+        folder = ("blog/_posts", "routes", "templates")[index % 3]
+        path = project / folder / f"file{index:02d}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"line {index}\n" * 20)
+    (project / "main.py").write_text("app = None\n")
+    (project / "pyproject.toml").write_text(FASTOPP_PYPROJECT)
+    assert oppdemo(project, "save") == 0 and oppdemo(project, "diff") == 0
+    ours = median_time(lambda: oppdemo(project, "diff"), repeats * 4)
+    typer = median_time(lambda: run(sys.executable, "-c", "import typer"), repeats * 4)
+    return [report("pre-commit: diff piped, 90 files in sync", ours, typer, "import typer", 1.3)]
+
+
 def bench_no_boto3(base: Path) -> list[bool]:
     project, _ = project_with(base / "imports", 20, 1000)
     leaked = []
@@ -240,6 +274,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="oppdemo-bench-") as folder:
         base = Path(folder)
         results += bench_startup(repeats)
+        results += bench_precommit_diff(base, repeats)
         results += bench_no_boto3(base)
         results += bench_diff_many_files(base, repeats, 2_000 if options.quick else 10_000)
         if not options.quick:

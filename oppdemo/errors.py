@@ -36,6 +36,6 @@ class DamagedBackupError(BackupError):
     def __init__(self, record_id: str, problem: str) -> None:
         super().__init__(
             f"Backup {record_id} is damaged: {problem}. Undo another backup by its id "
-            "(`oppdemo.py backups` lists them), or remove the damaged folder."
+            "(`oppdemo backups` lists them), or remove the damaged folder."
         )
         self.problem = problem

@@ -80,7 +80,7 @@ def _missing_code(project: Path, name: str, instead: str) -> DemoCodeMissingErro
     if _restorable(project, folder):
         return DemoCodeMissingError(
             f"The demo code is gone ({folder}/ is missing): "
-            "`uv run python oppdemo.py restore` brings it back."
+            "`oppdemo restore` brings it back."
         )
     return DemoCodeMissingError(f"This project has no {folder}/: {instead}")
 

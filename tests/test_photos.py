@@ -230,7 +230,7 @@ def test_both_entry_points_explain_how_to_restore_destroyed_demo_scripts(tmp_pat
     shutil.rmtree(project / "demo_scripts")
     result = run_cli(project, "download-sample-photos")
     assert result.returncode == 2
-    assert "`uv run python oppdemo.py restore` brings it back" in result.stderr
+    assert "`oppdemo restore` brings it back" in result.stderr
     assert "Traceback" not in result.stderr
     scripts = project / "scripts"
     scripts.mkdir()
@@ -245,7 +245,7 @@ def test_both_entry_points_explain_how_to_restore_destroyed_demo_scripts(tmp_pat
         stdin=subprocess.DEVNULL,
     )
     assert direct.returncode == 2
-    assert "oppdemo.py restore` brings it back" in direct.stderr
+    assert "`oppdemo restore` brings it back" in direct.stderr
     assert "Traceback" not in direct.stderr
 
 

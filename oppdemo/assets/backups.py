@@ -128,7 +128,7 @@ class BackupStore:
         folder = self.folder / record_id
         if not _ID_PATTERN.fullmatch(record_id) or not folder.is_dir():
             raise BackupError(
-                f"There is no backup {record_id!r}: run `oppdemo.py backups` to list them."
+                f"There is no backup {record_id!r}: run `oppdemo backups` to list them."
             )
         try:
             data = json.loads((folder / RECORD_NAME).read_bytes().decode("utf-8"))
@@ -218,7 +218,7 @@ class BackupStore:
             elif not item.complete:
                 protected.append((item, "its command was interrupted: `undo` may still need it"))
             elif item.id in needed:
-                protected.append((item, "an interrupted undo needs it: run `oppdemo.py undo`"))
+                protected.append((item, "an interrupted undo needs it: run `oppdemo undo`"))
             else:
                 remove.append(item)
         return PrunePlan(tuple(reversed(remove)), tuple(reversed(protected)))

@@ -99,12 +99,12 @@ def _mirror_assets(manifest: Manifest, command: str) -> Plan:
         if command == "save" and not working.exists:
             raise PlanError(
                 f"{asset.path} is missing from the working tree, so saving would delete its "
-                "saved copy: run `oppdemo.py restore` first, or remove it from "
+                "saved copy: run `oppdemo restore` first, or remove it from "
                 "[tool.oppdemo].assets."
             )
         if command == "restore" and not saved.exists:
             raise PlanError(
-                f"{saved_path} is missing from the snapshot: run `oppdemo.py save` first, "
+                f"{saved_path} is missing from the snapshot: run `oppdemo save` first, "
                 "or check [tool.oppdemo].assets."
             )
         if command == "save":
@@ -349,7 +349,7 @@ def _refuse_unsaved_work(manifest: Manifest) -> None:
     if not (manifest.root / manifest.snapshot).is_dir():
         raise PlanError(
             f"There is no snapshot ({manifest.snapshot}/), so destroy would lose the demo files: "
-            "run `oppdemo.py save` first, or pass --force."
+            "run `oppdemo save` first, or pass --force."
         )
     # Only work that exists in the working tree can be lost; files already gone from it are not.
     report = _drift(manifest)
@@ -357,7 +357,7 @@ def _refuse_unsaved_work(manifest: Manifest) -> None:
     if unsaved:
         raise PlanError(
             f"{len(unsaved)} demo file(s) differ from the snapshot (first: {unsaved[0]}): "
-            "run `oppdemo.py save` first, or pass --force to destroy anyway."
+            "run `oppdemo save` first, or pass --force to destroy anyway."
         )
 
 
@@ -377,7 +377,7 @@ def _require_snapshot(manifest: Manifest) -> None:
     snapshot = manifest.root / manifest.snapshot
     if not snapshot.is_dir():
         raise PlanError(
-            f"The snapshot folder {manifest.snapshot}/ does not exist: run `oppdemo.py save` "
+            f"The snapshot folder {manifest.snapshot}/ does not exist: run `oppdemo save` "
             "to create it, or set [tool.oppdemo].snapshot."
         )
 

@@ -62,7 +62,7 @@ def _roll_back(store: BackupStore, record: Record, what_happened: str) -> None:
     except OSError:
         raise PlanError(
             f"{record.command} {what_happened} and could not put everything back: "
-            f"run `oppdemo.py undo {record.id}`."
+            f"run `oppdemo undo {record.id}`."
         ) from None
     store.discard(record)
 

@@ -207,7 +207,7 @@ def updated_pyproject(text: str, table: str, force: bool) -> str:
         # `tool = {...}` as an inline table cannot be extended by a later [tool.oppdemo].
         raise ManifestError(
             "pyproject.toml defines `tool` in a way that a [tool.oppdemo] table cannot be added "
-            "to: write the table printed by `oppdemo.py init --dry-run` into it by hand."
+            "to: write the table printed by `oppdemo init --dry-run` into it by hand."
         ) from None
     parse_manifest(Path("."), result["tool"]["oppdemo"])
     return updated

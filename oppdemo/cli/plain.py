@@ -43,8 +43,8 @@ def drift_lines(
         yield "In sync: the snapshot matches the working files.", "green", "In sync:"
     else:
         yield (
-            "Drift: run `oppdemo.py save` to update the snapshot, "
-            "or `oppdemo.py restore` to discard the working changes.",
+            "Drift: run `oppdemo save` to update the snapshot, "
+            "or `oppdemo restore` to discard the working changes.",
             "yellow",
             "Drift:",
         )
@@ -62,8 +62,8 @@ def drift_github(report: DriftReport) -> None:
             for path in getattr(asset, state):
                 snapshot = asset.saved.split("/")[0]
                 message = (
-                    f"{path} was {state} since the last `oppdemo.py save`; "
-                    f"run `uv run python oppdemo.py save` and commit {snapshot}/."
+                    f"{path} was {state} since the last `oppdemo save`; "
+                    f"run `oppdemo save` and commit {snapshot}/."
                 )
                 sys.stdout.write(
                     f"::error file={_github_property(path)},title=Demo assets drift::"

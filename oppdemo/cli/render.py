@@ -64,7 +64,7 @@ def outcome(console: Console, result: Outcome, dry_run: bool) -> None:
     else:
         console.print(
             f"{_PAST_TENSE[plan.command]}: {counts}. Backup {result.record.id}; "
-            f"`oppdemo.py undo {result.record.id}` puts it back."
+            f"`oppdemo undo {result.record.id}` puts it back."
         )
 
 
@@ -87,8 +87,8 @@ def discovery(console: Console, result: InitOutcome, dry_run: bool) -> None:
     assert record is not None
     console.print(
         f"Wrote \\[tool.oppdemo] with {len(found.assets)} asset(s) to pyproject.toml. "
-        f"Backup {record.id}; `oppdemo.py undo {record.id}` puts the old file back. "
-        "Next: `oppdemo.py diff`."
+        f"Backup {record.id}; `oppdemo undo {record.id}` puts the old file back. "
+        "Next: `oppdemo diff`."
     )
 
 

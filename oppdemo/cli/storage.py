@@ -166,7 +166,7 @@ def storage_rm(
             missing += 1
     if backup.kept:
         where = backup.where(ctx.obj.project)
-        print(f"A copy of each deleted file is in {where}/: `oppdemo.py storage put` restores one.")
+        print(f"A copy of each deleted file is in {where}/: `oppdemo storage put` restores one.")
     raise typer.Exit(EXIT_DRIFT if missing else EXIT_OK)
 
 

@@ -275,8 +275,6 @@ def _delete(storage: Any, key: str) -> str:
 
 def _serve(url: str, content: bytes, s3: Any, base_url: str | None) -> str:
     """Fetch the probe's URL; `s3` is the S3 settings (None for a folder)."""
-    import urllib3
-
     if not url.startswith(("http://", "https://")):
         if not base_url:
             raise _NotRun(
@@ -284,21 +282,23 @@ def _serve(url: str, content: bytes, s3: Any, base_url: str | None) -> str:
                 "http://host:port to check that the running app serves it."
             )
         url = base_url.rstrip("/") + url
+    import urllib.error
+    import urllib.request
+
+    # The standard library, not urllib3: a tool-only install of oppdemo has no botocore.
     try:
-        response = urllib3.request(
-            "GET",
-            url,
-            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
-            retries=False,
-        )
-    except urllib3.exceptions.HTTPError as error:
+        with urllib.request.urlopen(url, timeout=READ_TIMEOUT) as answer:
+            status, data = answer.status, answer.read(len(content) + 1)
+    except urllib.error.HTTPError as error:
+        status, data = error.code, b""
+    except (urllib.error.URLError, OSError) as error:
         raise _Stop(f"{_shown(url)} did not answer ({type(error).__name__}).") from None
-    if response.status == 200 and response.data == content:
+    if status == 200 and data == content:
         return _shown(url)
-    if response.status == 200:
+    if status == 200:
         raise _Stop(f"{_shown(url)} answered with other bytes than the probe's.")
-    problem = f"{_shown(url)} answered HTTP {response.status}"
-    if s3 is not None and response.status in (401, 403):
+    problem = f"{_shown(url)} answered HTTP {status}"
+    if s3 is not None and status in (401, 403):
         raise _Stop(f"{problem}: the bucket is private. {_public_fixes(s3)}")
     if s3 is not None:
         raise _Stop(f"{problem}: check S3_CDN_URL, or set S3_PRESIGN=true.")
