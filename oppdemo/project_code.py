@@ -79,8 +79,7 @@ def _missing_code(project: Path, name: str, instead: str) -> DemoCodeMissingErro
     folder = name.replace(".", "/")
     if _restorable(project, folder):
         return DemoCodeMissingError(
-            f"The demo code is gone ({folder}/ is missing): "
-            "`oppdemo restore` brings it back."
+            f"The demo code is gone ({folder}/ is missing): `oppdemo restore` brings it back."
         )
     return DemoCodeMissingError(f"This project has no {folder}/: {instead}")
 
