@@ -1,17 +1,24 @@
-"""The upload demo's routes: a page, an upload form, a JSON API; every file through the storage."""
+"""The upload demo's routes: a page, an upload form, a JSON API, sign-in and an admin page;
+every file through the storage.
+
+    uvicorn demo_app.app:create_app --factory --host 0.0.0.0 --port $PORT --proxy-headers
+"""
 
 from __future__ import annotations
 
+import io
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
-from fastapi import FastAPI, File, Request, UploadFile
+from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.types import Scope
 
 from services.storage import (
     FilesystemStorage,
@@ -20,55 +27,132 @@ from services.storage import (
     UnsafeKeyError,
     get_storage,
 )
+from services.storage.base import ObjectAttributes
 
 from .limits import RequestSizeLimit
-from .uploads import GALLERY_PREFIXES, UPLOAD_PREFIX, Rejected, accept, max_upload_bytes
+from .photos import PhotoRefused, clean_photo
+from .security import SESSION_COOKIE, SESSION_SECONDS, Access, SecurityMiddleware, SignInLimiter
+from .settings import DemoSettings, read_settings
+from .uploads import GALLERY_PREFIXES, THUMB_PREFIX, UPLOAD_PREFIX, Rejected, accept
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+HERE = Path(__file__).parent
+TEMPLATES = Jinja2Templates(directory=HERE / "templates")
 READ_ONLY_ADVICE = (
     "Uploads need S3 here: this server's disk is read-only ({where} cannot be written), as on "
     "serverless hosts such as LeapCell. Set STORAGE_TYPE=s3, S3_ACCESS_KEY, S3_SECRET_KEY and "
     "S3_BUCKET (with S3_ENDPOINT_URL for LeapCell or MinIO): see example.env."
 )
+NO_PASSWORD = (
+    "Changes need a signed-in operator, and this server has no DEMO_PASSWORD: set "
+    "DEMO_PASSWORD (and DEMO_SECRET_KEY, shared by every instance) where the app runs, or run "
+    "it on your own machine (`oppdemo serve` on 127.0.0.1 needs no password)."
+)
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
-def create_app(storage: StorageInterface | None = None) -> FastAPI:
+def create_app(
+    storage: StorageInterface | None = None, settings: DemoSettings | None = None
+) -> FastAPI:
     """The demo app over `storage` (by default the one the environment and .env select)."""
+    settings = settings or read_settings()
     storage = storage or get_storage()
-    max_bytes = max_upload_bytes()
-    app = FastAPI(title="oppdemo upload demo", docs_url=None, redoc_url=None)
+    max_bytes = settings.max_upload_bytes
+    access = Access(settings)
+    limiter = SignInLimiter()
+    app = FastAPI(title="oppdemo upload demo", docs_url=None, redoc_url=None, openapi_url=None)
     # A whole request over ten files' worth is cut off with 413 as its body arrives.
     app.add_middleware(RequestSizeLimit, max_bytes=10 * max_bytes + 1024 * 1024)
+    app.add_middleware(SecurityMiddleware, settings=settings, image_origins=_image_origins(storage))
+    app.mount("/demo-static", StaticFiles(directory=HERE / "static"), name="demo-static")
     disabled = _uploads_disabled(storage)
     if isinstance(storage, FilesystemStorage):
         # The URLs the storage returns are served from its folder (no symlinks followed out).
         app.mount(
             storage.base_url,
-            StaticFiles(directory=storage.base_dir, check_dir=False),
+            _InlineFiles(directory=storage.base_dir, check_dir=False),
             name="uploads",
         )
+
+    def operator(request: Request) -> bool:
+        return access.is_operator(request.scope, request.cookies)
+
+    def refused(request: Request) -> Response:
+        """Not an operator: 401 for an API call, the sign-in page (or why not) for a browser."""
+        message = NO_PASSWORD if settings.password is None else "Sign in to change anything."
+        if _wants_json(request):
+            headers = {"WWW-Authenticate": "Bearer"} if settings.password else {}
+            return JSONResponse({"error": message}, status_code=401, headers=headers)
+        if settings.password is None:
+            context = {"message": message}
+            return TEMPLATES.TemplateResponse(request, "refused.html", context, status_code=403)
+        return RedirectResponse("/signin", status_code=303)
 
     @app.get("/", response_class=HTMLResponse)
     def page(request: Request) -> Response:
         photos, error = _gallery(storage)
         query = request.query_params
+        rejected = [item.partition("\n")[::2] for item in query.getlist("rejected")]
         context = {
             "backend": storage.describe(),
             "photos": photos,
             "error": query.get("error") or error,
             "saved": query.getlist("saved"),
-            "rejected": [item.split("\n", 1) for item in query.getlist("rejected")],
+            "rejected": rejected,
             "disabled": disabled,
             "max_mb": max_bytes / (1024 * 1024),
+            "operator": operator(request),
+            "can_sign_in": settings.password is not None,
         }
         return TEMPLATES.TemplateResponse(request, "index.html", context)
+
+    @app.get("/signin", response_class=HTMLResponse)
+    def sign_in_page(request: Request) -> Response:
+        if settings.password is None:
+            context = {"message": NO_PASSWORD}
+            return TEMPLATES.TemplateResponse(request, "refused.html", context, status_code=403)
+        return TEMPLATES.TemplateResponse(request, "signin.html", {"error": None})
+
+    @app.post("/signin", response_model=None)
+    def sign_in(request: Request, password: Annotated[str, Form()] = "") -> Response:
+        if settings.password is None:
+            context = {"message": NO_PASSWORD}
+            return TEMPLATES.TemplateResponse(request, "refused.html", context, status_code=403)
+        client = request.client.host if request.client else "?"
+        wait = limiter.retry_after(client)
+        if wait:
+            return JSONResponse(
+                {"error": f"too many sign-in tries: wait {wait} s"},
+                status_code=429,
+                headers={"Retry-After": str(wait)},
+            )
+        if not access.password_matches(password):
+            context = {"error": "Wrong password."}
+            return TEMPLATES.TemplateResponse(request, "signin.html", context, status_code=401)
+        answer = RedirectResponse("/", status_code=303)
+        answer.set_cookie(
+            SESSION_COOKIE,
+            access.sessions.issue(),
+            max_age=SESSION_SECONDS,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+        return answer
+
+    @app.post("/signout")
+    def sign_out() -> Response:
+        answer = RedirectResponse("/", status_code=303)
+        answer.delete_cookie(SESSION_COOKIE)
+        return answer
 
     @app.post("/upload", response_model=None)
     async def upload(
         request: Request,
         files: Annotated[list[UploadFile], File()] = [],  # noqa: B006
     ) -> Response | dict[str, Any]:
-        wants_json = "application/json" in request.headers.get("accept", "")
+        if not operator(request):
+            return refused(request)
+        wants_json = _wants_json(request)
         if disabled:
             if wants_json:
                 return JSONResponse({"error": disabled}, status_code=503)
@@ -78,20 +162,14 @@ def create_app(storage: StorageInterface | None = None) -> FastAPI:
         for upload in files:
             name = upload.filename or "(no name)"
             try:
-                photo = await run_in_threadpool(accept, upload.file, max_bytes)
-            except Rejected as reason:
+                url, key = await run_in_threadpool(_store, storage, upload, max_bytes)
+            except (Rejected, PhotoRefused) as reason:
                 rejected.append({"name": name, "reason": str(reason)})
                 continue
-            try:
-                url = await run_in_threadpool(
-                    storage.save_stream, photo.stream, photo.key, photo.content_type
-                )
             except StorageError as error:
                 rejected.append({"name": name, "reason": f"the storage refused it: {error}"})
                 continue
-            finally:
-                photo.stream.close()
-            saved.append({"key": photo.key, "url": url, "name": name})
+            saved.append({"key": key, "url": url, "name": name})
         if wants_json:
             return {
                 "saved": [{"key": item["key"], "url": item["url"]} for item in saved],
@@ -109,13 +187,17 @@ def create_app(storage: StorageInterface | None = None) -> FastAPI:
         return [{"key": p["key"], "url": p["url"], "size": p["size"]} for p in listed]
 
     @app.delete("/api/photos/{key:path}", status_code=204, response_model=None)
-    def delete(key: str) -> Response:
+    def delete(request: Request, key: str) -> Response:
+        if not operator(request):
+            return refused(request)
         if not key.startswith(UPLOAD_PREFIX):
             return JSONResponse(
                 {"error": "only uploaded photos can be deleted here"}, status_code=403
             )
         try:
             deleted = storage.delete_file(key)
+            if deleted:
+                storage.delete_file(_thumb_key(key))
         except UnsafeKeyError as error:
             return JSONResponse({"error": str(error)}, status_code=400)
         except StorageError as error:
@@ -124,19 +206,72 @@ def create_app(storage: StorageInterface | None = None) -> FastAPI:
             return JSONResponse({"error": f"no photo {key!r}"}, status_code=404)
         return Response(status_code=204)
 
+    @app.get("/admin", response_class=HTMLResponse)
+    def admin(request: Request) -> Response:
+        if not operator(request):
+            return refused(request)
+        return TEMPLATES.TemplateResponse(request, "admin.html", _admin_context(storage))
+
+    @app.post("/admin/seed", response_class=HTMLResponse)
+    async def admin_seed(request: Request) -> Response:
+        if not operator(request):
+            return refused(request)
+        summary = await run_in_threadpool(_seed, storage)
+        context = {**_admin_context(storage), "seeded": summary}
+        return TEMPLATES.TemplateResponse(request, "admin.html", context)
+
+    @app.post("/admin/check", response_class=HTMLResponse)
+    async def admin_check(request: Request) -> Response:
+        if not operator(request):
+            return refused(request)
+        steps = await run_in_threadpool(_doctor)
+        context = {**_admin_context(storage), "steps": steps}
+        return TEMPLATES.TemplateResponse(request, "admin.html", context)
+
     return app
 
 
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "") or request.url.path.startswith(
+        "/api/"
+    )
+
+
+def _store(storage: StorageInterface, upload: UploadFile, max_bytes: int) -> tuple[str, str]:
+    """Check, clean and store one upload and its thumbnail; the photo's URL and key."""
+    accepted = accept(upload.file, max_bytes)
+    try:
+        photo = clean_photo(accepted.stream)  # type: ignore[arg-type]
+    finally:
+        accepted.stream.close()
+    ident = accepted.key.removeprefix(UPLOAD_PREFIX).rpartition(".")[0]
+    key = f"{UPLOAD_PREFIX}{ident}.{photo.extension}"
+    inline = ObjectAttributes(content_disposition=f'inline; filename="{ident}.{photo.extension}"')
+    url = storage.save_stream(io.BytesIO(photo.data), key, photo.content_type, None, inline)
+    storage.save_stream(io.BytesIO(photo.thumbnail), _thumb_key(key), "image/webp")
+    return url, key
+
+
+def _thumb_key(key: str) -> str:
+    ident = key.removeprefix(UPLOAD_PREFIX).rpartition(".")[0]
+    return f"{THUMB_PREFIX}{ident}.webp"
+
+
 def _gallery(storage: StorageInterface) -> tuple[list[dict[str, Any]], str | None]:
-    """The seeded and uploaded photos with their URLs, or the storage's error in one sentence."""
+    """The seeded and uploaded photos with their URLs (and thumbnails), or the storage's
+    error in one sentence."""
     photos = []
     try:
+        thumbs = {info.key for info in storage.iter_files(THUMB_PREFIX)}
         for prefix in GALLERY_PREFIXES:
             for info in storage.iter_files(prefix):
+                thumb = _thumb_key(info.key) if info.key.startswith(UPLOAD_PREFIX) else None
+                url = storage.get_file_url(info.key)
                 photos.append(
                     {
                         "key": info.key,
-                        "url": storage.get_file_url(info.key),
+                        "url": url,
+                        "thumb": storage.get_file_url(thumb) if thumb in thumbs else url,
                         "size": info.size,
                         "deletable": info.key.startswith(UPLOAD_PREFIX),
                     }
@@ -146,15 +281,84 @@ def _gallery(storage: StorageInterface) -> tuple[list[dict[str, Any]], str | Non
     return photos, None
 
 
+def _image_origins(storage: StorageInterface) -> tuple[str, ...]:
+    """Where the storage's photo URLs point (a bucket, CDN or presigned host), for the CSP."""
+    try:
+        url = storage.get_file_url(f"{UPLOAD_PREFIX}probe.jpg")
+    except StorageError:
+        return ()
+    parts = urlsplit(url)
+    return (f"{parts.scheme}://{parts.netloc}",) if parts.scheme and parts.netloc else ()
+
+
+def _admin_context(storage: StorageInterface) -> dict[str, Any]:
+    return {"backend": storage.describe(), "drift": _drift(), "seeded": None, "steps": None}
+
+
+def _drift() -> dict[str, Any] | str:
+    """The demo-asset drift report (`oppdemo diff --json`), read-only."""
+    try:
+        from oppdemo.assets.commands import diff
+        from oppdemo.errors import OppdemoError
+    except ImportError:
+        return "oppdemo is not installed where the app runs: no drift report here."
+    try:
+        return diff(Path.cwd()).to_dict()
+    except OppdemoError as error:
+        return str(error)
+
+
+def _seed(storage: StorageInterface) -> str:
+    """Seed the sample photos, as `download-sample-photos` does, and say what happened."""
+    from demo_scripts import download_sample_photos as seeding
+
+    catalog = os.environ.get("SAMPLE_PHOTOS_CATALOG")
+    try:
+        photos = seeding.load_catalog(Path(catalog) if catalog else seeding.DEFAULT_CATALOG)
+        report = seeding.seed_photos(photos, storage, seeding.SeedOptions())
+    except seeding.CONFIGURATION_ERRORS as error:
+        return str(error)
+    counts = {
+        status: report.count(status) for status in ("downloaded", "skipped", "failed", "copied")
+    }
+    return ", ".join(f"{count} {status}" for status, count in counts.items() if count) or "nothing"
+
+
+def _doctor() -> list[dict[str, Any]]:
+    """The steps of `oppdemo storage check`, with the app's own settings."""
+    try:
+        import services.storage as package
+        from oppdemo.storage import access
+        from oppdemo.storage.check import check_storage
+    except ImportError:
+        return [{"name": "oppdemo", "ok": False, "seconds": 0, "detail": "not installed here"}]
+    env = access.current_settings(package, None)
+    report = check_storage(package, env)
+    return [
+        {"name": step.name, "ok": step.ok, "seconds": step.seconds, "detail": step.detail}
+        for step in report.steps
+    ]
+
+
 def _uploads_disabled(storage: StorageInterface) -> str | None:
     """Why uploads cannot work here (a read-only disk), or None; never raises at start-up."""
     if not isinstance(storage, FilesystemStorage):
         return None
     folder = storage.base_dir
     try:
-        storage.ensure_directories(UPLOAD_PREFIX.rstrip("/"))
+        storage.ensure_directories(UPLOAD_PREFIX.rstrip("/"), THUMB_PREFIX.rstrip("/"))
     except (StorageError, OSError):
         return READ_ONLY_ADVICE.format(where=folder)
     if not os.access(folder / UPLOAD_PREFIX, os.W_OK):
         return READ_ONLY_ADVICE.format(where=folder)
     return None
+
+
+class _InlineFiles(StaticFiles):
+    """The upload folder, served with `Content-Disposition: inline` and a safe file name."""
+
+    def file_response(self, full_path: Any, stat_result: Any, scope: Scope, status_code: int = 200):  # type: ignore[no-untyped-def]
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        name = _SAFE_NAME.sub("_", os.path.basename(str(full_path))) or "photo"
+        response.headers["content-disposition"] = f'inline; filename="{name}"'
+        return response

@@ -9,12 +9,13 @@ import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from demo_app import create_app
+from demo_app import DemoSettings, create_app
 from services.storage import FilesystemStorage, StorageInterface
 
 from .conftest import free_port, make_bucket_public, make_s3_storage
@@ -36,9 +37,19 @@ def storage(request: pytest.FixtureRequest, tmp_path: Path) -> StorageInterface:
     return make_s3_storage(s3_env)
 
 
+PASSWORD = "correct horse battery staple"
+OPERATOR = {"Authorization": f"Bearer {PASSWORD}"}
+
+
+def settings(**overrides: Any) -> DemoSettings:
+    """The demo's settings for a test: an operator password, and whatever it changes."""
+    return DemoSettings(**{"password": PASSWORD, "secret_key": "k" * 32, **overrides})
+
+
 @pytest.fixture
 def client(storage: StorageInterface) -> Iterator[TestClient]:
-    with TestClient(create_app(storage)) as client:
+    """A client signed in as the operator (a bearer token), as an API client would be."""
+    with TestClient(create_app(storage, settings()), headers=OPERATOR) as client:
         yield client
 
 
@@ -67,26 +78,28 @@ def upload_json(
 def test_each_format_is_stored_under_a_generated_key_and_served(
     client: TestClient, storage: StorageInterface
 ) -> None:
-    webp = image("WEBP")
-    photos = {
-        "a.jpg": (image("JPEG"), "jpg"),
-        "b.png": (image("PNG"), "png"),
-        "c.gif": (image("GIF"), "gif"),
-        "d.webp": (webp, "webp"),
-    }
-    result = upload_json(client, *[(name, data, "image/png") for name, (data, _) in photos.items()])
+    photos = {"a.jpg": "jpg", "b.png": "png", "c.gif": "gif", "d.webp": "webp"}
+    files = [
+        (name, image(ext.upper().replace("JPG", "JPEG")), "image/png")
+        for name, ext in photos.items()
+    ]
+    result = upload_json(client, *files)
     assert result["rejected"] == []
     assert len(result["saved"]) == 4
-    for item, (data, extension) in zip(result["saved"], photos.values(), strict=True):
+    for item, extension in zip(result["saved"], photos.values(), strict=True):
         key = item["key"]
         assert key.startswith("uploads/") and key.endswith(f".{extension}")
         assert len(key) == len("uploads/") + 32 + 1 + len(extension), "a random id"
-        assert storage.get_file(key) == data
-        assert fetch(client, item["url"]) == data
+        stored = storage.get_file(key)
+        assert fetch(client, item["url"]) == stored
+        with Image.open(io.BytesIO(stored)) as decoded:
+            assert decoded.size == (32, 32)
+            assert decoded.format == extension.upper().replace("JPG", "JPEG")
+        thumb = storage.get_file(f"thumbs/{key[len('uploads/') :].rpartition('.')[0]}.webp")
+        assert Image.open(io.BytesIO(thumb)).format == "WEBP"
     listed = client.get("/api/photos").json()
     assert {p["key"]: p["size"] for p in listed} == {
-        item["key"]: len(data)
-        for item, (data, _) in zip(result["saved"], photos.values(), strict=True)
+        item["key"]: len(storage.get_file(item["key"])) for item in result["saved"]
     }
 
 
@@ -114,15 +127,13 @@ def test_bad_files_are_refused_one_by_one_with_a_reason(
     assert [item["key"] for item in result["saved"]] == storage.list_files("uploads/")
 
 
-def test_the_limit_follows_upload_max_mb(
-    storage: StorageInterface, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("UPLOAD_MAX_MB", "0.01")
-    with TestClient(create_app(storage)) as client:
+def test_the_limit_follows_the_setting(storage: StorageInterface) -> None:
+    limited = settings(max_upload_bytes=int(0.1 * 1024 * 1024))
+    with TestClient(create_app(storage, limited), headers=OPERATOR) as client:
         noise = io.BytesIO()
-        Image.frombytes("RGB", (100, 100), os.urandom(30_000)).save(noise, "PNG")
+        Image.frombytes("RGB", (300, 300), os.urandom(270_000)).save(noise, "PNG")
         result = upload_json(client, ("big.png", noise.getvalue(), "image/png"))
-    assert result["rejected"][0]["reason"] == "over the 0.01 MB limit"
+    assert result["rejected"][0]["reason"] == "over the 0.1 MB limit"
     assert storage.list_files() == []
 
 
@@ -161,7 +172,7 @@ def test_deleting_a_linked_upload_never_deletes_its_target(tmp_path: Path) -> No
     storage.save_file(image("JPEG"), "sample_photos/seeded.jpg")
     storage.ensure_directories("uploads")
     (tmp_path / "uploads/uploads/alias.jpg").symlink_to("../sample_photos/seeded.jpg")
-    with TestClient(create_app(storage)) as client:
+    with TestClient(create_app(storage, settings()), headers=OPERATOR) as client:
         answer = client.delete("/api/photos/uploads/alias.jpg")
     assert 400 <= answer.status_code < 500
     assert storage.get_file("sample_photos/seeded.jpg") == image("JPEG")
@@ -185,7 +196,9 @@ def test_a_storage_failure_is_a_message_not_a_traceback(s3_env: dict[str, str]) 
         max_attempts=1,
         connect_timeout=1,
     )
-    with TestClient(create_app(storage), raise_server_exceptions=False) as client:
+    with TestClient(
+        create_app(storage, settings()), raise_server_exceptions=False, headers=OPERATOR
+    ) as client:
         page = client.get("/")
         assert page.status_code == 200
         assert "The storage could not be read" in page.text and "check S3_ENDPOINT_URL" in page.text
@@ -197,7 +210,7 @@ def test_a_storage_failure_is_a_message_not_a_traceback(s3_env: dict[str, str]) 
 
 def test_a_read_only_disk_starts_and_says_uploads_need_s3(read_only_folder: Path) -> None:
     storage = FilesystemStorage(read_only_folder)
-    with TestClient(create_app(storage)) as client:
+    with TestClient(create_app(storage, settings()), headers=OPERATOR) as client:
         page = client.get("/")
         assert page.status_code == 200
         assert "Uploads need S3 here" in page.text and "STORAGE_TYPE=s3" in page.text

@@ -7,5 +7,6 @@ in its place, and `restore` brings this one back.
 """
 
 from .app import create_app
+from .settings import DemoSettings, read_settings
 
-__all__ = ["create_app"]
+__all__ = ["DemoSettings", "create_app", "read_settings"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from typing import BinaryIO
 
 UPLOAD_PREFIX = "uploads/"
 SAMPLE_PREFIX = "sample_photos/"
+THUMB_PREFIX = "thumbs/"
 GALLERY_PREFIXES = (SAMPLE_PREFIX, UPLOAD_PREFIX)
 _CHUNK = 256 * 1024
 # The first bytes of each accepted format: the client's file name and declared type are
@@ -34,16 +34,6 @@ class Photo:
     content_type: str
     size: int
     stream: BinaryIO
-
-
-def max_upload_bytes(env: dict[str, str] | os._Environ[str] = os.environ) -> int:
-    """`UPLOAD_MAX_MB` (default 10) in bytes."""
-    raw = env.get("UPLOAD_MAX_MB", "").strip() or "10"
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"UPLOAD_MAX_MB={raw!r} is not a number of megabytes.") from None
-    return int(value * 1024 * 1024)
 
 
 def image_kind(head: bytes) -> tuple[str, str] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,14 +21,35 @@ if TYPE_CHECKING:
 @app.command()
 def serve(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: $HOST, or 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Port to listen on (default: $PORT, or 8000)."),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(
+            "--proxy-headers",
+            help="Behind a platform's proxy: trust X-Forwarded-* from FORWARDED_ALLOW_IPS.",
+        ),
+    ] = False,
+    open_access: Annotated[
+        bool,
+        typer.Option(
+            "--open", help="Let ANYONE upload and delete, with no password (a public demo)."
+        ),
+    ] = False,
 ) -> None:
     """Run the file-upload demo (demo_app/) with uvicorn: http://HOST:PORT."""
     import os
 
     from oppdemo.project_code import import_project_module
 
+    host = host or os.environ.get("HOST") or "127.0.0.1"
+    port = port or _port_from_environment()
     project = Path(ctx.obj).resolve()
     # As if run from the project: .env and a relative UPLOAD_DIR are found there.
     os.chdir(project)
@@ -40,14 +61,58 @@ def serve(
             "own command (such as `uv run uvicorn main:app`).",
         )
     )
-    # The demo's settings errors (STORAGE_TYPE, UPLOAD_MAX_MB); the minimal app left by
-    # `destroy` has no storage package to raise them.
+    if open_access:
+        os.environ["DEMO_OPEN"] = "1"  # read by every worker's app
+    # The demo's settings errors (STORAGE_TYPE, UPLOAD_MAX_MB, ...), found before listening;
+    # the minimal app left by `destroy` has no storage package or settings to raise them.
     storage = sys.modules.get("services.storage")
     settings_errors = (ValueError, *([storage.StorageError] if storage else []))
     try:
         web_app = demo.create_app()
+        settings = getattr(demo, "read_settings", None)
+        password = settings().password if settings else None
     except settings_errors as error:
         fail(str(error))
+    if not _is_loopback(host) and password is None and settings and not open_access:
+        fail(
+            f"serve --host {host} would let anyone on the network upload and delete with no "
+            "password: set DEMO_PASSWORD (and DEMO_SECRET_KEY), or pass --open to allow it."
+        )
     import uvicorn
 
-    uvicorn.run(web_app, host=host, port=port, log_level="info")
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "proxy_headers": proxy_headers,
+    }
+    if proxy_headers:
+        options["forwarded_allow_ips"] = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+    if workers > 1:
+        # Each worker builds its own app from the same settings (sessions shared through
+        # DEMO_SECRET_KEY, photos through the storage).
+        uvicorn.run("demo_app.app:create_app", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(web_app, **options)
+
+
+def _port_from_environment() -> int:
+    import os
+
+    raw = os.environ.get("PORT", "").strip()
+    if not raw:
+        return 8000
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        fail(f"PORT={raw!r} is not a port number: set it to a whole number from 1 to 65535.")
+    return int(raw)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,216 @@
+"""Who may change things, from where: sign-in, sessions, CSRF, Host and security headers.
+
+Viewing is open. Uploading, deleting and the admin page need an operator: a request from a
+loopback client with no forwarding headers to a server bound to loopback (a laptop), a
+bearer token equal to `DEMO_PASSWORD` (API clients), a signed session cookie (a browser that
+signed in), or anyone under `serve --open`. A browser's POST or DELETE must come from the
+page's own origin (Django's and Jupyter's rules are the model).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import time
+from collections import deque
+from collections.abc import Mapping
+from threading import Lock
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .settings import DemoSettings
+
+SESSION_COOKIE = "oppdemo_session"
+SESSION_SECONDS = 12 * 3600
+SIGN_IN_TRIES = 5
+SIGN_IN_WINDOW = 60.0
+_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+_CHANGING = {"POST", "DELETE", "PUT", "PATCH"}
+
+
+def is_loopback(address: str | None) -> bool:
+    if not address:
+        return False
+    if address.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _forwarded(headers: Mapping[str, str]) -> bool:
+    return "x-forwarded-for" in headers or "forwarded" in headers
+
+
+def trusted_local(scope: Scope) -> bool:
+    """A loopback client, talking directly (no proxy) to a server bound to loopback."""
+    server = scope.get("server") or (None, None)
+    client = scope.get("client") or (None, None)
+    headers = Headers(scope=scope)
+    return is_loopback(server[0]) and is_loopback(client[0]) and not _forwarded(headers)
+
+
+class Sessions:
+    """Signed, expiring operator sessions: `<expiry>.<hmac>`; any instance with the same key
+    accepts them."""
+
+    def __init__(self, secret_key: str) -> None:
+        self._key = hashlib.sha256(secret_key.encode()).digest()
+
+    def issue(self, now: float | None = None) -> str:
+        expires = int((now or time.time()) + SESSION_SECONDS)
+        return f"{expires}.{self._sign(expires)}"
+
+    def valid(self, token: str | None, now: float | None = None) -> bool:
+        if not token or token.count(".") != 1:
+            return False
+        expires, signature = token.split(".")
+        if not expires.isdigit() or int(expires) < (now or time.time()):
+            return False
+        return hmac.compare_digest(signature, self._sign(int(expires)))
+
+    def _sign(self, expires: int) -> str:
+        return hmac.new(self._key, f"operator:{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+class SignInLimiter:
+    """At most `SIGN_IN_TRIES` sign-ins per client per minute (in this process)."""
+
+    def __init__(self) -> None:
+        self._tries: dict[str, deque[float]] = {}
+        self._lock = Lock()
+
+    def retry_after(self, client: str, now: float | None = None) -> int:
+        """0 if this try may go ahead (and count it), else the seconds to wait."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tries = self._tries.setdefault(client, deque())
+            while tries and now - tries[0] >= SIGN_IN_WINDOW:
+                tries.popleft()
+            if len(tries) >= SIGN_IN_TRIES:
+                return max(1, int(SIGN_IN_WINDOW - (now - tries[0])) + 1)
+            tries.append(now)
+            return 0
+
+
+class Access:
+    """Decides whether a request comes from an operator."""
+
+    def __init__(self, settings: DemoSettings) -> None:
+        self.settings = settings
+        self.sessions = Sessions(settings.secret_key)
+
+    def password_matches(self, given: str) -> bool:
+        password = self.settings.password
+        return password is not None and hmac.compare_digest(given.encode(), password.encode())
+
+    def bearer(self, headers: Mapping[str, str]) -> str | None:
+        value = headers.get("authorization", "")
+        scheme, _, token = value.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+    def is_operator(self, scope: Scope, cookies: Mapping[str, str]) -> bool:
+        if self.settings.open_access or trusted_local(scope):
+            return True
+        token = self.bearer(Headers(scope=scope))
+        if token is not None:
+            return self.password_matches(token)
+        return self.sessions.valid(cookies.get(SESSION_COOKIE))
+
+
+def own_origin(scope: Scope) -> str:
+    headers = Headers(scope=scope)
+    return f"{scope.get('scheme', 'http')}://{headers.get('host', '')}".lower()
+
+
+def cross_site(scope: Scope) -> bool:
+    """Whether a changing request was sent by a page of another origin.
+
+    Origin first, then Referer, then Sec-Fetch-Site; a request with none of them is not from
+    a browser (a script, curl), and the sign-in rule alone decides it. Bearer calls are exempt.
+    """
+    headers = Headers(scope=scope)
+    if headers.get("authorization", "").lower().startswith("bearer "):
+        return False
+    origin = headers.get("origin")
+    if origin is not None:
+        return origin.lower() != own_origin(scope)
+    referer = headers.get("referer")
+    if referer:
+        parts = urlsplit(referer)
+        return f"{parts.scheme}://{parts.netloc}".lower() != own_origin(scope)
+    fetch_site = headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site.lower() not in ("same-origin", "none")
+    return False
+
+
+def host_allowed(scope: Scope, allowed: tuple[str, ...]) -> bool:
+    """Bound to loopback: only the loopback names (no DNS rebinding); else ALLOWED_HOSTS."""
+    name = _host_name(Headers(scope=scope).get("host", "").lower())
+    server = scope.get("server") or (None, None)
+    if is_loopback(server[0]):
+        return name in _LOOPBACK_NAMES
+    return not allowed or name in allowed
+
+
+def _host_name(host: str) -> str:
+    """The Host header without its port: `[::1]:8000` is `[::1]`, `a.example:80` is `a.example`."""
+    if host.startswith("["):
+        return host[: host.index("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0]
+
+
+class SecurityMiddleware:
+    """Host check (400), cross-site changes (403), and the security headers on every answer."""
+
+    def __init__(self, app: ASGIApp, settings: DemoSettings, image_origins: tuple[str, ...]):
+        self.app = app
+        self.settings = settings
+        images = " ".join(("'self'", "data:", *image_origins))
+        self.headers = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"same-origin"),
+            (b"x-frame-options", b"DENY"),
+            (
+                b"content-security-policy",
+                (
+                    "default-src 'self'; script-src 'self'; style-src 'self'; "
+                    f"img-src {images}; connect-src 'self'; form-action 'self'; "
+                    "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+                ).encode(),
+            ),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not host_allowed(scope, self.settings.allowed_hosts):
+            await self._refuse(send, 400, "this Host is not served here (see ALLOWED_HOSTS)")
+            return
+        if scope["method"] in _CHANGING and cross_site(scope):
+            await self._refuse(send, 403, "a change from another site is refused (CSRF)")
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + self.headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+    async def _refuse(self, send: Send, status: int, reason: str) -> None:
+        body = ('{"error": "' + reason + '"}').encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *self.headers,
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,75 @@
+"""The upload demo's own settings, read once from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# An upload may be at most this many megabytes, and at least this many (below, nothing fits).
+MAX_MB_RANGE = (0.1, 1024.0)
+
+
+class DemoSettingsError(ValueError):
+    """A demo setting is missing or invalid; the message names it and the fix."""
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """`DEMO_PASSWORD` lets an operator sign in; `DEMO_SECRET_KEY` signs sessions (shared by
+    every instance that has it); `open_access` lets anyone change things (`serve --open`)."""
+
+    max_upload_bytes: int = 10 * 1024 * 1024
+    password: str | None = field(default=None, repr=False)
+    secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
+    allowed_hosts: tuple[str, ...] = ()
+    open_access: bool = False
+
+
+def read_settings(env: Mapping[str, str] | None = None) -> DemoSettings:
+    """The demo's settings from `env` (the environment over `.env` by default)."""
+    if env is None:
+        env = _environment()
+    password = env.get("DEMO_PASSWORD", "") or None
+    secret = env.get("DEMO_SECRET_KEY", "")
+    if secret and len(secret) < 16:
+        raise DemoSettingsError(
+            "DEMO_SECRET_KEY is too short to sign sessions: use at least 16 random characters "
+            '(python -c "import secrets; print(secrets.token_hex(32))").'
+        )
+    hosts = tuple(h.strip().lower() for h in env.get("ALLOWED_HOSTS", "").split(",") if h.strip())
+    return DemoSettings(
+        max_upload_bytes=max_upload_bytes(env),
+        password=password,
+        secret_key=secret or secrets.token_hex(32),
+        allowed_hosts=hosts,
+        open_access=env.get("DEMO_OPEN", "").strip().lower() in ("1", "true", "yes"),
+    )
+
+
+def max_upload_bytes(env: Mapping[str, str]) -> int:
+    """`UPLOAD_MAX_MB` (default 10) in bytes: a finite number from 0.1 to 1024."""
+    raw = env.get("UPLOAD_MAX_MB", "").strip() or "10"
+    low, high = MAX_MB_RANGE
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and low <= value <= high):
+        raise DemoSettingsError(
+            f"UPLOAD_MAX_MB={raw!r} is not valid: set it to a number of megabytes from "
+            f"{low:g} to {high:g}."
+        )
+    return int(value * 1024 * 1024)
+
+
+def _environment() -> dict[str, str]:
+    merged: dict[str, str] = {}
+    if os.path.isfile(".env"):
+        from dotenv import dotenv_values
+
+        merged.update({k: v for k, v in dotenv_values(".env").items() if v is not None})
+    merged.update(os.environ)
+    return merged
