@@ -74,13 +74,17 @@ def _reencode(image: Image.Image, image_format: str) -> bytes:
         )
         return output.getvalue()
     upright = ImageOps.exif_transpose(image) or image
+    # Only the pixels and the colour profile travel: no EXIF, XMP, comment or other chunk.
+    icc = upright.info.get("icc_profile")
+    upright.info = {}
+    extra = {"icc_profile": icc} if icc else {}
     if image_format == "JPEG":
         upright = upright.convert("RGB") if upright.mode not in ("RGB", "L") else upright
-        upright.save(output, "JPEG", quality=90, optimize=True)
+        upright.save(output, "JPEG", quality=90, optimize=True, **extra)
     elif image_format == "WEBP":
-        upright.save(output, "WEBP", quality=90)
+        upright.save(output, "WEBP", quality=90, **extra)
     elif image_format == "PNG":
-        upright.save(output, "PNG", optimize=False)
+        upright.save(output, "PNG", **extra)
     else:
         upright.save(output, "GIF")
     return output.getvalue()

@@ -232,8 +232,12 @@ def create_app(
 
 
 def _wants_json(request: Request) -> bool:
-    return "application/json" in request.headers.get("accept", "") or request.url.path.startswith(
-        "/api/"
+    """An API client (JSON asked for, an /api/ path, or a bearer token), not a browser page."""
+    headers = request.headers
+    return (
+        "application/json" in headers.get("accept", "")
+        or request.url.path.startswith("/api/")
+        or "authorization" in headers
     )
 
 
