@@ -153,3 +153,95 @@ def test_serve_runs_the_minimal_app_after_destroy(
         assert "oppdemo.py restore" in page.content()
     finally:
         page.close()
+
+
+def _phone_jpeg(path: Path) -> Path:
+    """120x60 pixels with a GPS position and EXIF orientation 6: upright it is 60x120."""
+    picture = Image.new("RGB", (120, 60), "orange")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif.get_ifd(0x8825).update({1: "N", 2: (52.0, 22.0, 1.0), 3: "E", 4: (4.0, 53.0, 2.0)})
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", exif=exif)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+@pytest.fixture
+def other_site() -> Iterator[object]:
+    """A second origin on another port of 127.0.0.1, serving the page it is given."""
+    import http.server
+    import threading
+
+    pages: dict[str, bytes] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = pages.get(self.path, b"")
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def publish(path: str, html: str) -> str:
+        pages[path] = html.encode()
+        return f"http://localhost:{server.server_address[1]}{path}"
+
+    yield publish
+    server.shutdown()
+
+
+def test_sign_in_upload_a_phone_photo_and_refuse_another_site(
+    browser: object, serve: object, other_site: object, tmp_path: Path
+) -> None:
+    project = make_demo_project(tmp_path)
+    secrets = {"DEMO_PASSWORD": "pw-for-the-test", "DEMO_SECRET_KEY": "s" * 32}
+    origin = serve(project, secrets)  # type: ignore[operator]
+    # As if behind a proxy: the app then trusts no one who has not signed in.
+    context = browser.new_context(extra_http_headers={"X-Forwarded-For": "198.51.100.7"})  # type: ignore[attr-defined]
+    page = context.new_page()
+    try:
+        page.goto(origin)
+        assert page.locator("#viewer").count() == 1
+        assert page.locator("input[type=file]").count() == 0
+        page.click("#signin")
+        page.fill("input[name=password]", "pw-for-the-test")
+        with page.expect_navigation():
+            page.click("button[type=submit]")
+        page.set_input_files("input[type=file]", str(_phone_jpeg(tmp_path / "phone.jpg")))
+        with page.expect_navigation():
+            page.click("form.upload button[type=submit]")
+        assert "Saved: phone.jpg" in page.locator("#saved").inner_text()
+        thumb = page.locator("figure img[alt^='uploads/']")
+        thumb.scroll_into_view_if_needed()
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle(),
+            timeout=10_000,
+        )  # fmt: skip
+        assert "/thumbs/" in thumb.get_attribute("src")
+        size = thumb.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+        assert size == [60, 120], "the thumbnail shows upright"
+        full_url = page.locator("figure a").first.get_attribute("href")
+        stored = page.request.get(origin + full_url if full_url.startswith("/") else full_url)
+        with Image.open(io.BytesIO(stored.body())) as photo:
+            assert photo.size == (60, 120) and not photo.getexif().get_ifd(0x8825)
+
+        form = (
+            "<form id=f method=post enctype=multipart/form-data action='" + origin + "/upload'>"
+            "<input name=files value=x></form><script>document.getElementById('f').submit()"
+            "</script>"
+        )
+        page.goto(other_site("/evil.html", form))  # type: ignore[operator]
+        page.wait_for_load_state()
+        assert "CSRF" in page.content() or "refused" in page.content()
+        page.goto(origin)
+        assert page.locator("figure img[alt^='uploads/']").count() == 1, "nothing was added"
+    finally:
+        context.close()
