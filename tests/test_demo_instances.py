@@ -1,0 +1,79 @@
+"""Two `oppdemo serve` processes over one bucket, as a platform runs several instances."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import free_port, make_bucket_public
+from .projects import PROJECT_ROOT, make_demo_project
+from .test_demo_app import image
+
+SECRETS = {"DEMO_PASSWORD": "shared-password", "DEMO_SECRET_KEY": "shared-key-" + "x" * 20}
+# As if behind the platform's proxy: nobody is trusted without signing in.
+PROXIED = {"X-Forwarded-For": "198.51.100.7"}
+
+
+@pytest.fixture
+def instances(tmp_path: Path, s3_env: dict[str, str]) -> Iterator[list[str]]:
+    make_bucket_public(s3_env)
+    project = make_demo_project(tmp_path)
+    processes, origins = [], []
+    for _ in range(2):
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "serve",
+             "--port", str(port)],
+            env={**os.environ, **s3_env, **SECRETS},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        processes.append(process)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "serve failed"
+                time.sleep(0.1)
+        origins.append(f"http://127.0.0.1:{port}")
+    yield origins
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_two_instances_share_photos_and_sessions(instances: list[str]) -> None:
+    first, second = instances
+    bearer = {"Authorization": f"Bearer {SECRETS['DEMO_PASSWORD']}", **PROXIED}
+    saved = httpx.post(
+        f"{first}/upload",
+        files=[("files", ("a.jpg", image("JPEG"), "image/jpeg"))],
+        headers={**bearer, "Accept": "application/json"},
+        timeout=30,
+    ).json()["saved"][0]
+    listed = httpx.get(f"{second}/api/photos", headers=PROXIED, timeout=30).json()
+    assert saved["key"] in {item["key"] for item in listed}
+    served = next(item["url"] for item in listed if item["key"] == saved["key"])
+    assert httpx.get(served, timeout=30).content == httpx.get(saved["url"], timeout=30).content
+
+    with httpx.Client(base_url=first, headers=PROXIED, timeout=30) as browser:
+        signed = browser.post("/signin", data={"password": SECRETS["DEMO_PASSWORD"]})
+        assert signed.status_code == 303
+        cookie = browser.cookies["oppdemo_session"]
+    with httpx.Client(base_url=second, headers=PROXIED, timeout=30) as other:
+        assert other.get("/admin").status_code == 303, "not signed in here yet"
+        other.cookies.set("oppdemo_session", cookie)
+        assert other.get("/admin").status_code == 200, "the session of the first is accepted"
+        deleted = other.delete(f"/api/photos/{saved['key']}")
+        assert deleted.status_code == 204
+    after = httpx.get(f"{first}/api/photos", headers=PROXIED, timeout=30).json()
+    assert saved["key"] not in {item["key"] for item in after}
