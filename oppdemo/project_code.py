@@ -40,31 +40,29 @@ def import_project_module(project: Path, name: str, instead: str) -> ModuleType:
     `instead` says what to do when the project has no such module and it is not a demo asset
     that `restore` could bring back.
     """
-    _put_project_first(project, name)
+    project = project.resolve()
+    sys.path[:] = [str(project)] + [
+        entry for entry in sys.path if Path(entry or ".").resolve() != project
+    ]
     try:
-        return importlib.import_module(name)
+        module = importlib.import_module(name)
     except ModuleNotFoundError as error:
         missing = error.name or name
         if not _is_project_module(project, missing, name):
             raise missing_package(missing) from None
         raise _missing_code(project, missing, instead) from None
+    if not _inside(module, project):
+        # Found elsewhere on sys.path: oppdemo's own checkout (on sys.path when oppdemo is
+        # installed from it in editable mode) holds demo code too, never the project's.
+        for loaded in [key for key in sys.modules if key.split(".")[0] == name.split(".")[0]]:
+            del sys.modules[loaded]
+        raise _missing_code(project, name.split(".")[0], instead)
+    return module
 
 
-def _put_project_first(project: Path, name: str) -> None:
-    """Put the project first on sys.path, and drop any other source folder that holds a module
-    of the same top-level name: oppdemo's own checkout (on sys.path when oppdemo is installed
-    from it in editable mode) holds demo code too, which must never be taken for the project's.
-    """
-    project = project.resolve()
-    top = name.split(".")[0]
-
-    def shadows(entry: str) -> bool:
-        folder = Path(entry or ".").resolve()
-        if folder == project or "site-packages" in folder.parts:
-            return folder == project
-        return (folder / top).is_dir() or (folder / f"{top}.py").is_file()
-
-    sys.path[:] = [str(project)] + [entry for entry in sys.path if not shadows(entry)]
+def _inside(module: ModuleType, project: Path) -> bool:
+    where = getattr(module, "__file__", None) or next(iter(getattr(module, "__path__", [])), "")
+    return bool(where) and Path(where).resolve().is_relative_to(project)
 
 
 def _is_project_module(project: Path, missing: str, wanted: str) -> bool:
