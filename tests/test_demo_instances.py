@@ -77,3 +77,27 @@ def test_two_instances_share_photos_and_sessions(instances: list[str]) -> None:
         assert deleted.status_code == 204
     after = httpx.get(f"{first}/api/photos", headers=PROXIED, timeout=30).json()
     assert saved["key"] not in {item["key"] for item in after}
+
+
+def test_serve_takes_port_from_the_environment_and_runs_workers(tmp_path: Path) -> None:
+    project = make_demo_project(tmp_path)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "serve",
+         "--workers", "2"],
+        env={**os.environ, "PORT": str(port)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+                break
+            except httpx.HTTPError:
+                assert process.poll() is None and time.monotonic() < deadline, "serve failed"
+                time.sleep(0.2)
+        assert answer.status_code == 200 and "Photo uploads" in answer.text
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
