@@ -6,9 +6,11 @@ every file through the storage.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
@@ -18,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
 from starlette.types import Scope
 
 from services.storage import (
@@ -33,7 +36,15 @@ from .limits import RequestSizeLimit
 from .photos import PhotoRefused, clean_photo
 from .security import SESSION_COOKIE, SESSION_SECONDS, Access, SecurityMiddleware, SignInLimiter
 from .settings import DemoSettings, read_settings
-from .uploads import GALLERY_PREFIXES, THUMB_PREFIX, UPLOAD_PREFIX, Rejected, accept
+from .uploads import (
+    ACCEPTED_TYPES,
+    GALLERY_PREFIXES,
+    INCOMING_PREFIX,
+    THUMB_PREFIX,
+    UPLOAD_PREFIX,
+    Rejected,
+    accept,
+)
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
@@ -48,6 +59,24 @@ NO_PASSWORD = (
     "it on your own machine (`oppdemo serve` on 127.0.0.1 needs no password)."
 )
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+DIRECT_EXPIRES = 600
+
+
+class UploadTicket(BaseModel):
+    """What the page says of a file before sending it to the bucket."""
+
+    name: str = ""
+    size: int
+    type: str
+
+    def problem(self, max_bytes: int) -> str | None:
+        if self.type not in ACCEPTED_TYPES:
+            return f"{self.type!r} is not a JPEG, PNG, WebP or GIF image"
+        if self.size < 1:
+            return "the file is empty"
+        if self.size > max_bytes:
+            return f"over the {max_bytes / (1024 * 1024):.3g} MB limit"
+        return None
 
 
 def create_app(
@@ -60,9 +89,16 @@ def create_app(
     access = Access(settings)
     limiter = SignInLimiter()
     app = FastAPI(title="oppdemo upload demo", docs_url=None, redoc_url=None, openapi_url=None)
-    # A whole request over ten files' worth is cut off with 413 as its body arrives.
-    app.add_middleware(RequestSizeLimit, max_bytes=10 * max_bytes + 1024 * 1024)
-    app.add_middleware(SecurityMiddleware, settings=settings, image_origins=_image_origins(storage))
+    # A request over ten files' worth (or REQUEST_MAX_MB) is cut off with 413 as it arrives.
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.request_limit)
+    direct = settings.direct_uploads and callable(getattr(storage, "presigned_post", None))
+    origins = _image_origins(storage)
+    app.add_middleware(
+        SecurityMiddleware,
+        settings=settings,
+        image_origins=origins,
+        connect_origins=origins if direct else (),
+    )
     app.mount("/demo-static", StaticFiles(directory=HERE / "static"), name="demo-static")
     disabled = _uploads_disabled(storage)
     if isinstance(storage, FilesystemStorage):
@@ -102,6 +138,7 @@ def create_app(
             "max_mb": max_bytes / (1024 * 1024),
             "operator": operator(request),
             "can_sign_in": settings.password is not None,
+            "direct": direct,
         }
         return TEMPLATES.TemplateResponse(request, "index.html", context)
 
@@ -162,7 +199,7 @@ def create_app(
         for upload in files:
             name = upload.filename or "(no name)"
             try:
-                url, key = await run_in_threadpool(_store, storage, upload, max_bytes)
+                url, key = await run_in_threadpool(_store, storage, upload.file, max_bytes)
             except (Rejected, PhotoRefused) as reason:
                 rejected.append({"name": name, "reason": str(reason)})
                 continue
@@ -206,6 +243,45 @@ def create_app(
             return JSONResponse({"error": f"no photo {key!r}"}, status_code=404)
         return Response(status_code=204)
 
+    @app.post("/api/uploads", response_model=None)
+    def sign_upload(request: Request, ticket: UploadTicket) -> Response | dict[str, Any]:
+        """Sign a browser's upload straight to the bucket (presigned POST)."""
+        if not operator(request):
+            return refused(request)
+        if not direct:
+            return JSONResponse(
+                {"error": "direct uploads need S3 (and S3_DIRECT_UPLOADS not false)"},
+                status_code=409,
+            )
+        problem = ticket.problem(max_bytes)
+        if problem:
+            return JSONResponse({"error": problem}, status_code=422)
+        ident = uuid.uuid4().hex
+        try:
+            form = storage.presigned_post(  # type: ignore[attr-defined]
+                f"{INCOMING_PREFIX}{ident}", ticket.type, max_bytes, DIRECT_EXPIRES
+            )
+        except StorageError as error:
+            return JSONResponse({"error": str(error)}, status_code=503)
+        return {"id": ident, "url": form["url"], "fields": form["fields"], "expires": 600}
+
+    @app.post("/api/uploads/{ident}/confirm", response_model=None)
+    async def confirm_upload(request: Request, ident: str) -> Response | dict[str, Any]:
+        """Check and clean what the browser sent to the bucket, as a proxied upload is."""
+        if not operator(request):
+            return refused(request)
+        if not re.fullmatch(r"[0-9a-f]{32}", ident):
+            return JSONResponse({"error": "no such upload"}, status_code=422)
+        try:
+            url, key = await run_in_threadpool(_confirm, storage, ident, max_bytes)
+        except FileNotFoundError:
+            return JSONResponse({"error": "nothing was uploaded for this id"}, status_code=422)
+        except (Rejected, PhotoRefused) as reason:
+            return JSONResponse({"error": str(reason)}, status_code=422)
+        except StorageError as error:
+            return JSONResponse({"error": str(error)}, status_code=503)
+        return {"saved": [{"key": key, "url": url}], "rejected": []}
+
     @app.get("/admin", response_class=HTMLResponse)
     def admin(request: Request) -> Response:
         if not operator(request):
@@ -241,19 +317,36 @@ def _wants_json(request: Request) -> bool:
     )
 
 
-def _store(storage: StorageInterface, upload: UploadFile, max_bytes: int) -> tuple[str, str]:
+def _store(
+    storage: StorageInterface, source: Any, max_bytes: int, ident: str | None = None
+) -> tuple[str, str]:
     """Check, clean and store one upload and its thumbnail; the photo's URL and key."""
-    accepted = accept(upload.file, max_bytes)
+    accepted = accept(source, max_bytes)
     try:
         photo = clean_photo(accepted.stream)  # type: ignore[arg-type]
     finally:
         accepted.stream.close()
-    ident = accepted.key.removeprefix(UPLOAD_PREFIX).rpartition(".")[0]
+    ident = ident or accepted.key.removeprefix(UPLOAD_PREFIX).rpartition(".")[0]
     key = f"{UPLOAD_PREFIX}{ident}.{photo.extension}"
     inline = ObjectAttributes(content_disposition=f'inline; filename="{ident}.{photo.extension}"')
     url = storage.save_stream(io.BytesIO(photo.data), key, photo.content_type, None, inline)
     storage.save_stream(io.BytesIO(photo.thumbnail), _thumb_key(key), "image/webp")
     return url, key
+
+
+def _confirm(storage: StorageInterface, ident: str, max_bytes: int) -> tuple[str, str]:
+    """Store the checked, cleaned photo of `incoming/<ident>`; the incoming object is deleted
+    whatever the outcome (a refused one too)."""
+    incoming = f"{INCOMING_PREFIX}{ident}"
+    try:
+        with storage.open_file(incoming) as stream:
+            if stream.size > max_bytes:
+                raise Rejected(f"over the {max_bytes / (1024 * 1024):.3g} MB limit")
+            return _store(storage, stream, max_bytes, ident)
+    finally:
+        # If this fails, prune-incoming and the bucket's lifecycle rule remove it later.
+        with contextlib.suppress(StorageError):
+            storage.delete_file(incoming)
 
 
 def _thumb_key(key: str) -> str:

@@ -168,10 +168,17 @@ def _host_name(host: str) -> str:
 class SecurityMiddleware:
     """Host check (400), cross-site changes (403), and the security headers on every answer."""
 
-    def __init__(self, app: ASGIApp, settings: DemoSettings, image_origins: tuple[str, ...]):
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: DemoSettings,
+        image_origins: tuple[str, ...],
+        connect_origins: tuple[str, ...] = (),
+    ):
         self.app = app
         self.settings = settings
         images = " ".join(("'self'", "data:", *image_origins))
+        connect = " ".join(("'self'", *connect_origins))
         self.headers = [
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"same-origin"),
@@ -180,7 +187,7 @@ class SecurityMiddleware:
                 b"content-security-policy",
                 (
                     "default-src 'self'; script-src 'self'; style-src 'self'; "
-                    f"img-src {images}; connect-src 'self'; form-action 'self'; "
+                    f"img-src {images}; connect-src {connect}; form-action 'self'; "
                     "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
                 ).encode(),
             ),

@@ -10,6 +10,9 @@ from typing import BinaryIO
 UPLOAD_PREFIX = "uploads/"
 SAMPLE_PREFIX = "sample_photos/"
 THUMB_PREFIX = "thumbs/"
+# Where browsers put direct uploads until the app confirms them: never listed or shown.
+INCOMING_PREFIX = "incoming/"
+ACCEPTED_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 GALLERY_PREFIXES = (SAMPLE_PREFIX, UPLOAD_PREFIX)
 _CHUNK = 256 * 1024
 # The first bytes of each accepted format: the client's file name and declared type are

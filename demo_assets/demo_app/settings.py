@@ -26,6 +26,15 @@ class DemoSettings:
     secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
     allowed_hosts: tuple[str, ...] = ()
     open_access: bool = False
+    # On S3, browsers send photos straight to the bucket (presigned POST) unless this is off.
+    direct_uploads: bool = True
+    # The largest request body the app takes (default: ten photos' worth), as a serverless
+    # platform's cap would be.
+    request_max_bytes: int | None = None
+
+    @property
+    def request_limit(self) -> int:
+        return self.request_max_bytes or 10 * self.max_upload_bytes + 1024 * 1024
 
 
 def read_settings(env: Mapping[str, str] | None = None) -> DemoSettings:
@@ -46,12 +55,29 @@ def read_settings(env: Mapping[str, str] | None = None) -> DemoSettings:
         secret_key=secret or secrets.token_hex(32),
         allowed_hosts=hosts,
         open_access=env.get("DEMO_OPEN", "").strip().lower() in ("1", "true", "yes"),
+        direct_uploads=_flag(env, "S3_DIRECT_UPLOADS", True),
+        request_max_bytes=_megabytes(env, "REQUEST_MAX_MB") if env.get("REQUEST_MAX_MB") else None,
     )
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise DemoSettingsError(f"{name}={raw!r} is not valid: set it to true or false.")
 
 
 def max_upload_bytes(env: Mapping[str, str]) -> int:
     """`UPLOAD_MAX_MB` (default 10) in bytes: a finite number from 0.1 to 1024."""
-    raw = env.get("UPLOAD_MAX_MB", "").strip() or "10"
+    return _megabytes(env, "UPLOAD_MAX_MB", "10")
+
+
+def _megabytes(env: Mapping[str, str], name: str, default: str = "") -> int:
+    raw = env.get(name, "").strip() or default
     low, high = MAX_MB_RANGE
     try:
         value = float(raw)
@@ -59,7 +85,7 @@ def max_upload_bytes(env: Mapping[str, str]) -> int:
         value = math.nan
     if not (math.isfinite(value) and low <= value <= high):
         raise DemoSettingsError(
-            f"UPLOAD_MAX_MB={raw!r} is not valid: set it to a number of megabytes from "
+            f"{name}={raw!r} is not valid: set it to a number of megabytes from "
             f"{low:g} to {high:g}."
         )
     return int(value * 1024 * 1024)

@@ -297,6 +297,29 @@ class S3Storage(StorageInterface):
             **extra,
         )
 
+    def presigned_post(
+        self, path: str, content_type: str, max_bytes: int, expires: int = 600
+    ) -> dict[str, Any]:
+        """A form a browser can POST straight to the bucket, whose policy the bucket enforces:
+        exactly this key, 1 to `max_bytes` bytes, this Content-Type, for `expires` seconds.
+        Returns `{"url": ..., "fields": {...}}` (the URL without user info)."""
+        key = self._key(path)
+        with self._translate("sign an upload to", repr(key)):
+            form: dict[str, Any] = self._client.generate_presigned_post(
+                Bucket=self.settings.bucket,
+                Key=self._object_key(key),
+                Fields={"Content-Type": content_type},
+                Conditions=[
+                    {"Content-Type": content_type},
+                    ["content-length-range", 1, max_bytes],
+                ],
+                ExpiresIn=expires,
+            )
+        endpoint = self.settings.endpoint_url
+        if endpoint and self.settings.shown_endpoint != endpoint:
+            form["url"] = form["url"].replace(endpoint, self.settings.shown_endpoint or "", 1)
+        return form
+
     def can_copy_from(self, source: StorageInterface) -> bool:
         """Whether `source`'s objects can be copied here by the server, no byte passing
         through this process: a bucket on the same endpoint, read with the same keys."""
