@@ -116,3 +116,116 @@ def test_direct_uploads_can_be_turned_off(bucket_storage: StorageInterface) -> N
     app = create_app(bucket_storage, settings(direct_uploads=False))
     with TestClient(app, headers=JSON) as client:
         assert _sign(client, 10).status_code == 409
+
+
+# The bucket must allow it: `storage check --origin`, and unconfirmed uploads pruned
+
+
+@pytest.fixture(scope="module")
+def cors_moto_endpoint() -> Any:
+    """A moto server in its own process that answers CORS preflights only as the bucket's
+    CORS rules say (moto answers every preflight otherwise)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, "MOTO_DISABLE_GLOBAL_CORS": "true"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_check_origin_names_the_cors_rule_then_passes(
+    tmp_path: Path, cors_moto_endpoint: str
+) -> None:
+    import json
+
+    import boto3
+
+    from oppdemo.storage.check import SERVED_FOLDERS, cors_configuration, public_read_policy
+
+    from .conftest import ACCESS_KEY, SECRET_KEY
+    from .projects import PROJECT_ROOT, run_cli
+
+    client = boto3.client("s3", endpoint_url=cors_moto_endpoint, aws_access_key_id=ACCESS_KEY,
+                          aws_secret_access_key=SECRET_KEY, region_name="us-east-1")  # fmt: skip
+    client.create_bucket(Bucket="direct")
+    naive = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+             "Action": "s3:GetObject", "Resource": "arn:aws:s3:::direct/*"}]}  # fmt: skip
+    client.put_bucket_policy(Bucket="direct", Policy=json.dumps(naive))
+    import shutil
+
+    project = tmp_path / "app"
+    shutil.copytree(PROJECT_ROOT / "services", project / "services")
+    (project / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0"\n')
+    (project / ".env").write_text(
+        f"STORAGE_TYPE=s3\nS3_ACCESS_KEY={ACCESS_KEY}\nS3_SECRET_KEY={SECRET_KEY}\n"
+        f"S3_BUCKET=direct\nS3_ENDPOINT_URL={cors_moto_endpoint}\n"
+    )
+    origin = "https://app.example"
+
+    def check() -> dict[str, Any]:
+        result = run_cli(project, "storage", "check", "--origin", origin, "--json")
+        assert "Traceback" not in result.stderr
+        return {step["name"]: step for step in json.loads(result.stdout)["steps"]}
+
+    steps = check()
+    assert steps["CORS allows uploads"]["ok"] is False
+    assert "put-bucket-cors" in steps["CORS allows uploads"]["detail"]
+    assert steps["incoming/ is private"]["ok"] is False, "the naive policy serves incoming/"
+    client.put_bucket_cors(Bucket="direct", CORSConfiguration=cors_configuration(origin))
+    policy = public_read_policy("direct", only=SERVED_FOLDERS)
+    client.put_bucket_policy(Bucket="direct", Policy=json.dumps(policy))
+    steps = check()
+    assert steps["CORS allows uploads"]["ok"] is True
+    assert steps["incoming/ is private"]["ok"] is True
+    assert not client.list_objects_v2(Bucket="direct").get("Contents"), "probes cleaned up"
+
+
+def test_prune_incoming_removes_only_old_unconfirmed_uploads(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from .projects import run_cli
+
+    project = tmp_path / "app"
+    (project / "static/uploads/incoming").mkdir(parents=True)
+    (project / "static/uploads/uploads").mkdir(parents=True)
+    (project / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0"\n')
+    import shutil
+
+    from .projects import PROJECT_ROOT
+
+    shutil.copytree(PROJECT_ROOT / "services", project / "services")
+    old, new = project / "static/uploads/incoming/old", project / "static/uploads/incoming/new"
+    old.write_bytes(b"abandoned")
+    new.write_bytes(b"in flight")
+    (project / "static/uploads/uploads/kept.jpg").write_bytes(b"kept")
+    two_days_ago = time.time() - 48 * 3600
+    os.utime(old, (two_days_ago, two_days_ago))
+    dry = run_cli(project, "storage", "prune-incoming", "--older-than", "24", "--dry-run")
+    assert dry.returncode == 0 and "would delete incoming/old" in dry.stdout and old.exists()
+    refused = run_cli(project, "storage", "prune-incoming", "--older-than", "24")
+    assert refused.returncode == 2 and old.exists()
+    done = run_cli(project, "storage", "prune-incoming", "--older-than", "24", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert not old.exists() and new.exists()
+    assert (project / "static/uploads/uploads/kept.jpg").exists()
+    kept = next((project / "backups/storage").iterdir())
+    assert (kept / "incoming/old").read_bytes() == b"abandoned"

@@ -170,6 +170,40 @@ def storage_rm(
     raise typer.Exit(EXIT_DRIFT if missing else EXIT_OK)
 
 
+@storage_app.command("prune-incoming")
+def storage_prune_incoming(
+    ctx: typer.Context,
+    older_than: Annotated[
+        float, typer.Option("--older-than", min=0, help="Only those older than HOURS.")
+    ],
+    dry_run: DryRun = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete direct uploads never confirmed (under incoming/), each first backed up."""
+    from oppdemo.storage.access import ObjectBackup
+    from oppdemo.storage.prune import stale_uploads
+
+    package, storage = _open_storage(ctx)
+    stale = _storage_call(package, lambda: list(stale_uploads(storage, older_than)))
+    for info in stale:
+        print(f"{'would delete' if dry_run else 'delete'} {info.key}  ({info.size} bytes)")
+    if dry_run or not stale:
+        print(f"{len(stale)} unconfirmed upload(s) older than {older_than:g} h; nothing changed.")
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            fail("prune-incoming deletes objects and needs confirmation: pass --yes.")
+        typer.confirm(f"Delete {len(stale)} unconfirmed upload(s)? (a copy is kept)", abort=True)
+    backup = run_core(lambda: ObjectBackup(ctx.obj.project))
+    for info in stale:
+        _storage_call(package, lambda key=info.key: backup.keep(storage, key))  # type: ignore[misc]
+        _storage_call(package, lambda key=info.key: storage.delete_file(key))  # type: ignore[misc]
+    print(
+        f"Deleted {len(stale)} unconfirmed upload(s); a copy of each is in "
+        f"{backup.where(ctx.obj.project)}/."
+    )
+
+
 @storage_app.command("url")
 def storage_url(
     ctx: typer.Context, key: Annotated[str, typer.Argument(help="The stored key.")]
@@ -186,6 +220,12 @@ def storage_check(
         str | None,
         typer.Option(help="Filesystem: the running app's address, such as http://127.0.0.1:8000."),
     ] = None,
+    origin: Annotated[
+        str | None,
+        typer.Option(
+            help="Also check direct uploads from a page on this origin (CORS, incoming/)."
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Try every step of using the storage, timed; exit 1 when one fails, naming the fix."""
@@ -201,7 +241,7 @@ def storage_check(
     env = run_core(lambda: access.current_settings(package, context.env_file))
     console, _ = consoles()
     show = None if as_json else (lambda step: render.check_step(console, step))
-    report = check_storage(package, env, base_url, show)
+    report = check_storage(package, env, base_url, show, origin)
     if as_json:
         print_json(report.to_dict())
     else:

@@ -22,6 +22,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 PROBE_FOLDER = "oppdemo-check"
+# Where browsers put direct uploads before the app confirms them.
+INCOMING_FOLDER = "incoming"
 # Every network step of the doctor is bounded, so a server that never answers costs seconds.
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 8.0
@@ -66,6 +68,7 @@ def check_storage(
     env: Mapping[str, str],
     base_url: str | None = None,
     on_step: Callable[[CheckStep], None] | None = None,
+    origin: str | None = None,
 ) -> CheckReport:
     """Run every step for the backend `env` selects; a failure is reported, never raised.
 
@@ -205,7 +208,99 @@ def check_storage(
                 step("probe deleted", lambda: _delete(storage, key))
         elif "probe deleted" not in {entry.name for entry in report.steps}:
             skipped("probe deleted")
+    if origin is not None and not any(entry.ok is False for entry in report.steps):
+        _direct_upload_steps(storage, origin, step)
     return report
+
+
+def _direct_upload_steps(storage: Any, origin: str, step: Callable[..., None]) -> None:
+    """For uploads straight from browsers on `origin`: the bucket's CORS answers their
+    preflight, and what they leave in incoming/ is not public."""
+    sign = getattr(storage, "presigned_post", None)
+    if not callable(sign):
+        step("CORS allows uploads", lambda: _not_run("direct uploads need this project's S3"))
+        return
+    with contextlib.suppress(_Stop):
+        step("CORS allows uploads", lambda: _preflight(sign, origin))
+    with contextlib.suppress(_Stop):
+        step("incoming/ is private", lambda: _incoming_private(storage))
+
+
+def _not_run(reason: str) -> str:
+    raise _NotRun(f"not run: {reason}")
+
+
+def _preflight(sign: Callable[..., Any], origin: str) -> str:
+    """The OPTIONS request a browser sends before posting a file to the bucket."""
+    import urllib.error
+    import urllib.request
+
+    url = sign(f"{INCOMING_FOLDER}/oppdemo-check", "image/jpeg", 1, 60)["url"]
+    request = urllib.request.Request(
+        url,
+        method="OPTIONS",
+        headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+    )
+    allowed: str | None = None
+    try:
+        with urllib.request.urlopen(request, timeout=READ_TIMEOUT) as answer:
+            allowed = answer.headers.get("Access-Control-Allow-Origin")
+            methods = answer.headers.get("Access-Control-Allow-Methods", "")
+    except urllib.error.HTTPError:
+        methods = ""
+    except (urllib.error.URLError, OSError) as error:
+        raise _Stop(f"{_shown(url)} did not answer ({type(error).__name__}).") from None
+    if allowed in (origin, "*") and "POST" in methods.upper():
+        return f"{origin} may POST to {_shown(url)}"
+    raise _Stop(
+        f"the bucket refuses browsers on {origin} (no CORS rule allows POST). Apply: "
+        f"aws s3api put-bucket-cors --bucket <bucket> --cors-configuration "
+        f"'{json.dumps(cors_configuration(origin))}' (MinIO: `mc cors set`, LeapCell: the "
+        "bucket's CORS settings, with the same origin, method and headers)."
+    )
+
+
+def cors_configuration(origin: str) -> dict[str, object]:
+    """The CORS rule that lets the demo's page on `origin` post files to the bucket."""
+    return {
+        "CORSRules": [
+            {
+                "AllowedOrigins": [origin],
+                "AllowedMethods": ["POST"],
+                "AllowedHeaders": ["*"],
+                "MaxAgeSeconds": 3600,
+            }
+        ]
+    }
+
+
+def _incoming_private(storage: Any) -> str:
+    """A probe under incoming/ must not be readable by anyone at its plain bucket URL."""
+    import urllib.error
+    import urllib.request
+
+    key = f"{INCOMING_FOLDER}/oppdemo-check-{uuid.uuid4().hex}"
+    storage.save_file(b"private probe", key, "text/plain")
+    try:
+        url = storage.plain_url(key)
+        try:
+            with urllib.request.urlopen(url, timeout=READ_TIMEOUT) as answer:
+                status = answer.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+        except (urllib.error.URLError, OSError) as error:
+            raise _Stop(f"{_shown(url)} did not answer ({type(error).__name__}).") from None
+    finally:
+        storage.delete_file(key)
+    if status in (401, 403, 404):
+        return f"HTTP {status} for anyone"
+    raise _Stop(
+        f"{INCOMING_FOLDER}/ objects are public (HTTP {status}): unconfirmed uploads must not "
+        "be served; let the bucket policy allow public reads of the served folders only: "
+        + json.dumps(
+            public_read_policy(storage.settings.bucket, storage.settings.prefix, SERVED_FOLDERS)
+        )
+    )
 
 
 def _reach(settings: Any) -> str:
@@ -305,8 +400,13 @@ def _serve(url: str, content: bytes, s3: Any, base_url: str | None) -> str:
     raise _Stop(f"{problem}: the app must serve UPLOAD_DIR at UPLOAD_URL (a StaticFiles mount).")
 
 
-def public_read_policy(bucket: str, prefix: str = "") -> dict[str, object]:
-    """The bucket policy that lets anyone read the objects under `prefix` (what `check` shows)."""
+def public_read_policy(
+    bucket: str, prefix: str = "", only: tuple[str, ...] = ()
+) -> dict[str, object]:
+    """The bucket policy that lets anyone read the objects under `prefix` (what `check` shows);
+    with `only`, just those folders of it (an Allow, never a Deny: a Deny for everyone would
+    lock out the app's own keys too)."""
+    folders = only or ("",)
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -314,10 +414,14 @@ def public_read_policy(bucket: str, prefix: str = "") -> dict[str, object]:
                 "Effect": "Allow",
                 "Principal": "*",
                 "Action": "s3:GetObject",
-                "Resource": f"arn:aws:s3:::{bucket}/{prefix}*",
+                "Resource": [f"arn:aws:s3:::{bucket}/{prefix}{folder}*" for folder in folders],
             }
         ],
     }
+
+
+# What the upload demo serves when browsers upload directly: never incoming/.
+SERVED_FOLDERS = ("uploads/", "thumbs/", "sample_photos/", f"{PROBE_FOLDER}/")
 
 
 def _public_fixes(settings: Any) -> str:

@@ -473,6 +473,10 @@ class S3Storage(StorageInterface):
             return url
         return f"{self._bucket_url()}/{quote(object_key, safe='/')}"
 
+    def plain_url(self, path: str) -> str:
+        """The object's URL at the bucket itself: no CDN, no signature (what anyone could try)."""
+        return f"{self._bucket_url()}/{quote(self._object_key(self._key(path)), safe='/')}"
+
     def _bucket_url(self) -> str:
         settings = self.settings
         endpoint = settings.shown_endpoint
