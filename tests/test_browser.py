@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -245,3 +246,60 @@ def test_sign_in_upload_a_phone_photo_and_refuse_another_site(
         assert page.locator("figure img[alt^='uploads/']").count() == 1, "nothing was added"
     finally:
         context.close()
+
+
+def _big_phone_jpeg(path: Path) -> Path:
+    """About 20 MB of JPEG (noise compresses badly), with GPS and orientation 6."""
+    width, height = 2800, 2400
+    picture = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif.get_ifd(0x8825).update({1: "N", 2: (52.0, 22.0, 1.0), 3: "E", 4: (4.0, 53.0, 2.0)})
+    picture.save(path, "JPEG", quality=97, subsampling=0, exif=exif)
+    assert path.stat().st_size > 15 * 1024 * 1024
+    return path
+
+
+def _body_size(request: Any) -> int:
+    """What a request carried: its Content-Length (Playwright does not capture a file's body)."""
+    declared = request.all_headers().get("content-length")
+    return int(declared) if declared else len(request.post_data_buffer or b"")
+
+
+def test_a_20_mb_photo_goes_straight_to_the_bucket_past_a_5_mb_app_limit(
+    browser: object, serve: object, tmp_path: Path, s3_env: dict[str, str]
+) -> None:
+    import boto3
+
+    make_bucket_public(s3_env)
+    project = make_demo_project(tmp_path)
+    env = {**s3_env, "UPLOAD_MAX_MB": "25", "REQUEST_MAX_MB": "5"}
+    origin = serve(project, env)  # type: ignore[operator]
+    photo = _big_phone_jpeg(tmp_path / "big.jpg")
+    page = browser.new_page()  # type: ignore[attr-defined]
+    requests: list[Any] = []
+    page.on("request", lambda request: requests.append(request))
+    try:
+        page.goto(origin)
+        assert page.locator("form.upload").get_attribute("data-direct") == "true"
+        page.set_input_files("input[type=file]", str(photo))
+        with page.expect_navigation(url=lambda url: "saved=" in url, timeout=120_000):
+            page.click("form.upload button[type=submit]")
+        assert "Saved: big.jpg" in page.locator("#saved").inner_text()
+        bucket = s3_env["S3_ENDPOINT_URL"]
+        to_app = [_body_size(r) for r in requests if r.url.startswith(origin)]
+        to_bucket = [_body_size(r) for r in requests if r.url.startswith(bucket)]
+    finally:
+        page.close()
+    assert to_app and max(to_app) <= 64 * 1024, "no request to the app carried the photo"
+    assert max(to_bucket) > 15 * 1024 * 1024, "the photo went to the bucket"
+    client = boto3.client("s3", endpoint_url=s3_env["S3_ENDPOINT_URL"], region_name="us-east-1",
+                          aws_access_key_id=s3_env["S3_ACCESS_KEY"],
+                          aws_secret_access_key=s3_env["S3_SECRET_KEY"])  # fmt: skip
+    keys = [item["Key"] for item in client.list_objects_v2(Bucket=s3_env["S3_BUCKET"])["Contents"]]
+    assert not [key for key in keys if key.startswith("incoming/")]
+    (stored_key,) = [key for key in keys if key.startswith("uploads/")]
+    body = client.get_object(Bucket=s3_env["S3_BUCKET"], Key=stored_key)["Body"].read()
+    with Image.open(io.BytesIO(body)) as stored:
+        assert stored.size == (2400, 2800), "upright"
+        assert not stored.getexif().get_ifd(0x8825), "no GPS"
