@@ -61,24 +61,52 @@ def stored_form(body: bytes) -> bytes:
     return clean_photo(io.BytesIO(body)).data
 
 
-def load(origin: str) -> tuple[float, list[float], int]:
-    """Upload every photo with CLIENTS at once; check each is listed and served intact."""
+def load(origin: str, direct: bool = False) -> tuple[float, list[float], int, int]:
+    """Upload every photo with CLIENTS at once (through the app, or straight to the bucket
+    with a presigned POST and a confirm); check each is listed and served as stored. Returns
+    the wall time, the latencies, the photos intact, and the bytes sent to the app."""
+    import json
+
     pool = urllib3.PoolManager(maxsize=CLIENTS)
     bodies = [photo(index) for index in range(PHOTOS)]
+    to_app = [0] * PHOTOS
 
-    def upload(index: int) -> tuple[float, str]:
-        started = time.perf_counter()
+    def proxied(index: int) -> str:
+        fields = {"files": (f"photo-{index}.jpg", bodies[index], "image/jpeg")}
+        body, content_type = urllib3.encode_multipart_formdata(fields)
+        to_app[index] += len(body)
         answer = pool.request(
-            "POST",
-            f"{origin}/upload",
-            fields={"files": (f"photo-{index}.jpg", bodies[index], "image/jpeg")},
-            headers={"Accept": "application/json"},
-        )
-        elapsed = time.perf_counter() - started
+            "POST", f"{origin}/upload", body=body,
+            headers={"Accept": "application/json", "Content-Type": content_type},
+        )  # fmt: skip
         assert answer.status == 200, answer.data[:200]
         saved = answer.json()["saved"]
         assert len(saved) == 1, answer.json()
-        return elapsed, saved[0]["key"]
+        return str(saved[0]["key"])
+
+    def app_json(index: int, path: str, payload: object = None) -> dict:
+        body = json.dumps(payload).encode() if payload is not None else b""
+        to_app[index] += len(body)
+        answer = pool.request(
+            "POST", f"{origin}{path}", body=body,
+            headers={"Accept": "application/json", "Content-Type": "application/json"},
+        )  # fmt: skip
+        assert answer.status == 200, answer.data[:200]
+        return answer.json()  # type: ignore[no-any-return]
+
+    def straight(index: int) -> str:
+        data = bodies[index]
+        ticket = {"name": f"photo-{index}.jpg", "size": len(data), "type": "image/jpeg"}
+        signed = app_json(index, "/api/uploads", ticket)
+        fields = {**signed["fields"], "file": (f"photo-{index}.jpg", data, "image/jpeg")}
+        posted = pool.request("POST", signed["url"], fields=fields)
+        assert posted.status < 300, posted.data[:200]
+        return str(app_json(index, f"/api/uploads/{signed['id']}/confirm")["saved"][0]["key"])
+
+    def upload(index: int) -> tuple[float, str]:
+        started = time.perf_counter()
+        key = (straight if direct else proxied)(index)
+        return time.perf_counter() - started, key
 
     started = time.perf_counter()
     with ThreadPoolExecutor(CLIENTS) as clients:
@@ -91,7 +119,7 @@ def load(origin: str) -> tuple[float, list[float], int]:
         url = listed[key]["url"]
         served = pool.request("GET", url if url.startswith("http") else f"{origin}{url}")
         intact += served.status == 200 and served.data == body
-    return wall, [elapsed for elapsed, _ in results], intact
+    return wall, [elapsed for elapsed, _ in results], intact, sum(to_app)
 
 
 def main() -> int:
@@ -103,11 +131,13 @@ def main() -> int:
         "STORAGE_TYPE": "s3", "S3_ACCESS_KEY": "bench", "S3_SECRET_KEY": "bench-secret",
         "S3_BUCKET": "uploads", "S3_ENDPOINT_URL": endpoint, "S3_PRESIGN": "true",
     }  # fmt: skip
-    runs = [("filesystem", {}, 1), ("filesystem", {}, 2), ("s3", s3_env, 1)]
+    runs = [("filesystem", {}, 1, False), ("filesystem", {}, 2, False),
+            ("s3", s3_env, 1, False), ("s3", s3_env, 1, True)]  # fmt: skip
+    through_app: dict[bool, int] = {}
     ok = True
     throughput: dict[int, float] = {}
     try:
-        for name, env, workers in runs:
+        for name, env, workers, direct in runs:
             with tempfile.TemporaryDirectory(prefix="oppdemo-bench-") as folder:
                 project = Path(folder)
                 shutil.copy(ROOT / "pyproject.toml", project)
@@ -118,7 +148,7 @@ def main() -> int:
                                 "serve", "--port", str(port), "--workers", str(workers)],
                                port, env)  # fmt: skip
                 try:
-                    wall, latencies, intact = load(f"http://127.0.0.1:{port}")
+                    wall, latencies, intact, sent = load(f"http://127.0.0.1:{port}", direct)
                 finally:
                     server.terminate()
                     server.wait()
@@ -127,15 +157,25 @@ def main() -> int:
             ok &= whole
             if name == "filesystem":
                 throughput[workers] = PHOTOS / wall
-            label = f"{name}, {workers} worker{'s' if workers > 1 else ''}"
+            if name == "s3":
+                through_app[direct] = sent
+            how = "direct" if direct else "proxied"
+            label = f"{name} {how}, {workers} worker{'s' if workers > 1 else ''}"
             print(
-                f"{label:<22} {PHOTOS} photos x {SIZE // 1024} KB, {CLIENTS} clients: "
+                f"{label:<28} {PHOTOS} photos x {SIZE // 1024} KB, {CLIENTS} clients: "
                 f"{PHOTOS / wall:6.1f} photos/s ({PHOTOS * SIZE / wall / 1e6:5.1f} MB/s), "
                 f"p50 {statistics.median(latencies) * 1000:5.0f} ms, p95 {p95 * 1000:5.0f} ms; "
                 f"{intact}/{PHOTOS} listed and as the pipeline stores them "
-                f"{'ok' if whole else 'LOST'}"
+                f"{'ok' if whole else 'LOST'}; {sent / 1e6:.2f} MB through the app"
             )
         print(f"filesystem: 2 workers / 1 worker = {throughput[2] / throughput[1]:.2f}x")
+        share = through_app[True] / through_app[False]
+        small = share < 0.01
+        ok &= small
+        print(
+            f"s3: bytes through the app, direct / proxied = {share:.4%}  target < 1%  "
+            f"{'ok' if small else 'MISSED'}"
+        )
     finally:
         moto.terminate()
         moto.wait()

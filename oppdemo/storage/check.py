@@ -221,7 +221,8 @@ def _direct_upload_steps(storage: Any, origin: str, step: Callable[..., None]) -
         step("CORS allows uploads", lambda: _not_run("direct uploads need this project's S3"))
         return
     with contextlib.suppress(_Stop):
-        step("CORS allows uploads", lambda: _preflight(sign, origin))
+        bucket = getattr(getattr(storage, "settings", None), "bucket", "<bucket>")
+        step("CORS allows uploads", lambda: _preflight(sign, origin, bucket))
     with contextlib.suppress(_Stop):
         step("incoming/ is private", lambda: _incoming_private(storage))
 
@@ -230,7 +231,7 @@ def _not_run(reason: str) -> str:
     raise _NotRun(f"not run: {reason}")
 
 
-def _preflight(sign: Callable[..., Any], origin: str) -> str:
+def _preflight(sign: Callable[..., Any], origin: str, bucket: str) -> str:
     """The OPTIONS request a browser sends before posting a file to the bucket."""
     import urllib.error
     import urllib.request
@@ -254,7 +255,7 @@ def _preflight(sign: Callable[..., Any], origin: str) -> str:
         return f"{origin} may POST to {_shown(url)}"
     raise _Stop(
         f"the bucket refuses browsers on {origin} (no CORS rule allows POST). Apply: "
-        f"aws s3api put-bucket-cors --bucket <bucket> --cors-configuration "
+        f"aws s3api put-bucket-cors --bucket {bucket} --cors-configuration "
         f"'{json.dumps(cors_configuration(origin))}' (MinIO: `mc cors set`, LeapCell: the "
         "bucket's CORS settings, with the same origin, method and headers)."
     )
