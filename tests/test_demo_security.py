@@ -336,3 +336,17 @@ def test_json_errors_are_json(tmp_path: Path) -> None:
     with _public(FilesystemStorage(tmp_path)) as client:
         answer = client.post("/upload", headers={"Accept": "application/json"})
         assert answer.status_code == 401 and json.loads(answer.text)["error"]
+
+
+def test_the_admin_page_seeds_the_sample_photos(
+    tmp_path: Path, photos: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog = tmp_path / "catalog.json"
+    entry = {"name": "red.jpg", "url": photos.url("photos/red.jpg"), "description": "red"}
+    catalog.write_text(json.dumps({"photos": [entry]}))
+    monkeypatch.setenv("SAMPLE_PHOTOS_CATALOG", str(catalog))
+    storage = FilesystemStorage(tmp_path / "uploads")
+    with TestClient(create_app(storage, settings()), headers=OPERATOR) as client:
+        seeded = client.post("/admin/seed")
+    assert seeded.status_code == 200 and "Sample photos: 1 downloaded" in seeded.text
+    assert storage.list_files("sample_photos/") == ["sample_photos/red.jpg"]

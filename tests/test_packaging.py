@@ -241,3 +241,21 @@ def test_ctrl_c_while_starting_is_one_sentence_and_130(tmp_path: Path) -> None:
             assert stderr.strip() == "Interrupted before anything was changed.", stderr
             caught += 1
     assert caught, "no run was interrupted while starting"
+
+
+def test_uv_tool_install_from_the_checkout(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "UV_TOOL_DIR": str(tmp_path / "tools"),
+        "UV_TOOL_BIN_DIR": str(tmp_path / "bin"),
+    }
+    installed = subprocess.run(
+        [_uv(), "tool", "install", "--quiet", str(PROJECT_ROOT)],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    project = make_fastopp_2025(tmp_path / "fastopp")
+    oppdemo = tmp_path / "bin" / f"oppdemo{EXE}"
+    drift = subprocess.run([str(oppdemo), "-C", str(project), "diff"], capture_output=True,
+                           text=True, timeout=60)  # fmt: skip
+    assert drift.returncode == 1 and "services/storage/s3.py" in drift.stdout
