@@ -229,3 +229,108 @@ def test_prune_incoming_removes_only_old_unconfirmed_uploads(tmp_path: Path) -> 
     assert (project / "static/uploads/uploads/kept.jpg").exists()
     kept = next((project / "backups/storage").iterdir())
     assert (kept / "incoming/old").read_bytes() == b"abandoned"
+
+
+# The bucket enforces the POST policy: on LocalStack (moto and s3rver accept any POST)
+
+LOCALSTACK = ("localstack-core[base-runtime]==4.3.0", "cbor2<5.7", "pyopenssl==24.1.0",
+              "cryptography==42.0.8", "service_identity==24.1.0")  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def localstack_endpoint() -> Any:
+    """LocalStack's S3 on 127.0.0.1, from PyPI, in a virtual environment of its own (kept in
+    the temp folder between runs); skipped, with the reason, where it cannot be installed."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+    import time
+
+    from .conftest import free_port
+
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not on PATH to install LocalStack")
+    venv = Path(tempfile.gettempdir()) / "oppdemo-localstack-4.3.0"
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    if not (venv / "ready").exists():
+        made = subprocess.run([uv, "venv", "--quiet", "--python", "3.11", str(venv)],
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        got = made.returncode == 0 and subprocess.run(
+            [uv, "pip", "install", "--quiet", "--python", str(python), *LOCALSTACK],
+            capture_output=True, text=True, timeout=900,
+        ).returncode == 0  # fmt: skip
+        if not got:
+            pytest.skip("LocalStack could not be installed from the package registry")
+        (venv / "ready").write_text("ok")
+    port = free_port()
+    env = {**os.environ, "GATEWAY_SERVER": "hypercorn", "DNS_ADDRESS": "0",
+           "SKIP_SSL_CERT_DOWNLOAD": "1", "OVERRIDE_IN_DOCKER": "0", "SERVICES": "s3",
+           "GATEWAY_LISTEN": f"127.0.0.1:{port}"}  # fmt: skip
+    log = Path(tempfile.mkdtemp()) / "localstack.log"
+    with open(log, "wb") as output:
+        process = subprocess.Popen([str(python), "-m", "localstack.runtime.main"], env=env,
+                                   stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{endpoint}/_localstack/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.skip(f"LocalStack did not start: {log.read_text()[-500:]}")
+        time.sleep(0.5)
+    yield endpoint
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture
+def enforcing(localstack_endpoint: str) -> StorageInterface:
+    import uuid
+
+    import boto3
+
+    bucket = f"direct-{uuid.uuid4().hex[:8]}"
+    client = boto3.client("s3", endpoint_url=localstack_endpoint, aws_access_key_id="test",
+                          aws_secret_access_key="test", region_name="us-east-1")  # fmt: skip
+    client.create_bucket(Bucket=bucket)
+    env = {"S3_BUCKET": bucket, "S3_ACCESS_KEY": "test", "S3_SECRET_KEY": "test",
+           "S3_ENDPOINT_URL": localstack_endpoint}  # fmt: skip
+    return make_s3_storage(env)
+
+
+def test_the_bucket_enforces_the_signed_policy(enforcing: StorageInterface) -> None:
+    limited = settings(max_upload_bytes=int(0.1 * 1024 * 1024))
+    with TestClient(create_app(enforcing, limited), headers=JSON) as client:
+        photo = image("JPEG", size=64)
+        signed = _sign(client, len(photo)).json()
+        too_big = _post_to_bucket(signed, photo + b"\0" * (200 * 1024))
+        assert too_big.status_code == 400 and "EntityTooLarge" in too_big.text
+        other_key = {**signed, "fields": {**signed["fields"], "key": "uploads/evil.jpg"}}
+        moved = _post_to_bucket(other_key, photo)
+        assert moved.status_code == 403 and "Policy Condition failed" in moved.text
+        other_type = {**signed, "fields": {**signed["fields"], "Content-Type": "text/html"}}
+        html = _post_to_bucket(other_type, photo, "text/html")
+        assert html.status_code == 403 and "Policy Condition failed" in html.text
+        assert enforcing.list_files() == []
+        assert _post_to_bucket(signed, photo).status_code in (200, 201, 204)
+        confirmed = client.post(f"/api/uploads/{signed['id']}/confirm")
+        assert confirmed.status_code == 200, confirmed.text
+    assert enforcing.list_files("incoming/") == []
+    assert len(enforcing.list_files("uploads/")) == 1
+
+
+def test_an_expired_policy_is_refused(enforcing: StorageInterface) -> None:
+    import time
+
+    sign = enforcing.presigned_post  # type: ignore[attr-defined]
+    signed = sign("incoming/late", "image/jpeg", 1000, expires=1)
+    time.sleep(2.5)
+    late = _post_to_bucket(signed, image("JPEG"))
+    assert late.status_code == 403 and "expired" in late.text.lower()
+    assert enforcing.list_files() == []
