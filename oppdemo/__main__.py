@@ -39,7 +39,9 @@ def main() -> None:
             # with no word (Python restores the default handler then); it changes nothing.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
     except (KeyboardInterrupt, _CtrlC):
-        sys.stderr.write("Interrupted before anything was changed.\n")
+        from oppdemo.interrupt import interrupted_message
+
+        sys.stderr.write(interrupted_message() + "\n")
         sys.exit(130)
 
 

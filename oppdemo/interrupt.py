@@ -52,3 +52,23 @@ def deferred_signals() -> Iterator[SignalGuard]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+# The backup of the change this process has made, if it made one: a Ctrl-C after it (while
+# the result is shown, or a hook runs) must not say that nothing was changed.
+_COMMITTED: list[str] = []
+
+
+def note_committed(backup_id: str) -> None:
+    _COMMITTED.append(backup_id)
+
+
+def interrupted_message() -> str:
+    """What to say when Ctrl-C stops the command line outside a change."""
+    if not _COMMITTED:
+        return "Interrupted before anything was changed."
+    backup = _COMMITTED[-1]
+    return (
+        f"Interrupted after the files were changed (backup {backup}): "
+        f"`oppdemo undo {backup}` puts them back."
+    )

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .projects import capture, make_demo_project, make_fastopp_current, run_cli
+from .projects import capture, make_demo_project, make_fastopp_current, posix_only, run_cli
 
 HOOK = (
     "import pathlib, sys; "
@@ -103,3 +103,45 @@ def test_a_hook_must_be_an_argument_list(tmp_path: Path) -> None:
     _with_table(project, '\n[tool.oppdemo.hooks]\nafter-save = ["rm -rf /"]\n')
     result = run_cli(project, "save")
     assert result.returncode == 2 and "list of arguments" in result.stderr
+
+
+def test_a_hook_that_cannot_run_stops_the_command_before_it_changes_anything(
+    tmp_path: Path,
+) -> None:
+    project = make_demo_project(tmp_path)
+    _with_table(project, '\n[tool.oppdemo.hooks]\nafter-save = [["no-such-program-here"]]\n')
+    result = run_cli(project, "save")
+    assert result.returncode == 2 and "no-such-program-here" in result.stderr
+    assert not (project / "demo_assets").exists(), "nothing was saved"
+    assert run_cli(project, "save", "--no-hooks").returncode == 0
+
+
+def test_an_empty_hook_is_refused(tmp_path: Path) -> None:
+    project = make_demo_project(tmp_path)
+    _with_table(project, '\n[tool.oppdemo.hooks]\nafter-save = [[""]]\n')
+    assert run_cli(project, "save").returncode == 2
+
+
+@posix_only("SIGINT sent to another process")
+def test_ctrl_c_during_a_hook_says_the_files_were_changed(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    from .projects import PROJECT_ROOT
+
+    project = make_demo_project(tmp_path)
+    sleeper = json.dumps([sys.executable, "-c", "import time; time.sleep(20)"])
+    _with_table(project, f"\n[tool.oppdemo.hooks]\nafter-save = [{sleeper}]\n")
+    process = subprocess.Popen(
+        [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "save"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not (project / "demo_assets").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130 and "Traceback" not in stderr
+    assert "after the files were changed" in stderr and "oppdemo undo" in stderr

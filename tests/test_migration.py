@@ -344,3 +344,44 @@ def test_user_info_in_the_endpoint_is_never_shown(project: Path, s3_env: dict[st
         assert "ada:" not in result.stdout + result.stderr, arguments
     url = run_cli(project, "storage", "url", "a.txt").stdout.strip()
     assert url.startswith(s3_env["S3_ENDPOINT_URL"]), url
+
+
+# What the operators who attacked it found
+
+
+def test_a_missing_source_folder_or_an_empty_source_never_empties_the_target(
+    project: Path,
+) -> None:
+    files = _photos(project / "static/uploads", 3)
+    missing = _write_env(project / ".env.typo", {"UPLOAD_DIR": "statc/uploads"})
+    target = _write_env(project / ".env.target", {"UPLOAD_DIR": "static/uploads"})
+    result = _migrate(project, "--from", str(missing), "--to", str(target), "--delete", "--yes")
+    assert result.returncode == 2 and "does not exist" in result.stderr
+    (project / "empty").mkdir()
+    empty = _write_env(project / ".env.empty", {"UPLOAD_DIR": "empty"})
+    result = _migrate(project, "--from", str(empty), "--to", str(target), "--delete", "--yes")
+    assert result.returncode == 2 and "is empty" in result.stderr
+    assert _local_files(project / "static/uploads") == files
+    file_target = _write_env(project / ".env.file", {"UPLOAD_DIR": "pyproject.toml"})
+    result = _migrate(project, "--from", str(target), "--to", str(file_target))
+    assert result.returncode == 2 and "is a file" in result.stderr
+
+
+def test_bad_prefixes_endpoints_and_backups_are_one_sentence(project: Path) -> None:
+    for prefix in ("../", "/etc", "a\\\\b", ".."):
+        result = run_cli(project, "storage", "ls", prefix)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, prefix
+    bad = {"STORAGE_TYPE": "s3", "S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "b", "S3_BUCKET": "c"}
+    _write_env(project / ".env", {**bad, "S3_ENDPOINT_URL": "127.0.0.1:9"})
+    for command in (("ls",), ("check",)):
+        result = run_cli(project, "storage", *command)
+        said = result.stdout + result.stderr
+        assert "Traceback" not in result.stderr and "S3_ENDPOINT_URL" in said
+        assert result.returncode != 0
+    (project / ".env").unlink()
+    (project / "static/uploads").mkdir(parents=True)
+    (project / "static/uploads/k.txt").write_text("k")
+    (project / "backups").write_text("not a folder")
+    result = run_cli(project, "storage", "rm", "k.txt")
+    assert result.returncode == 2 and "is a file" in result.stderr
+    assert (project / "static/uploads/k.txt").exists()

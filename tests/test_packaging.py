@@ -106,6 +106,9 @@ def test_a_tool_only_install_names_the_missing_package(venv: Path, tmp_path: Pat
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "'botocore'" in result.stderr or "'boto3'" in result.stderr
     assert "uv run oppdemo" in result.stderr and "oppdemo[s3]" in result.stderr
+    doctor = _oppdemo(venv, "-C", str(project), "storage", "check")
+    assert doctor.returncode == 1 and "Traceback" not in doctor.stderr
+    assert "oppdemo[s3]" in doctor.stdout
     (project / ".env").write_text("STORAGE_TYPE=filesystem\n")
     check = _oppdemo(venv, "-C", str(project), "storage", "check")
     assert check.returncode == 0, check.stdout + check.stderr

@@ -77,3 +77,30 @@ def test_a_linked_folder_is_the_folder_it_links_to(tmp_path: Path) -> None:
     (tmp_path / "uploads-link").symlink_to(tmp_path / "static/uploads", target_is_directory=True)
     message = _refused({"UPLOAD_DIR": "uploads-link"}, {"UPLOAD_DIR": "static"}, tmp_path)
     assert message is not None and "inside the target" in message
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["http://0.0.0.0:9000", "http://[::ffff:127.0.0.1]:9000", "http://2130706433:9000",
+     "http://0x7f.1:9000", "http://[::1]:9000", "http://LOCALHOST:9000/"],
+)  # fmt: skip
+def test_every_spelling_of_this_machine_is_one_server(tmp_path: Path, spelling: str) -> None:
+    message = _refused(_s3("http://127.0.0.1:9000", prefix="p"), _s3(spelling), tmp_path)
+    assert message is not None and "inside the target" in message
+
+
+@pytest.mark.parametrize(
+    "endpoint", [None, "https://s3.amazonaws.com", "https://s3.eu-west-1.amazonaws.com",
+                 "https://prod.s3.amazonaws.com"],
+)  # fmt: skip
+def test_every_aws_endpoint_is_one_place_for_a_bucket(tmp_path: Path, endpoint: str | None) -> None:
+    source = {**_s3(None, prefix="old"), "S3_REGION": "us-east-1"}
+    target = {**_s3(endpoint), "S3_REGION": "eu-west-1"}
+    assert "inside the target" in (_refused(source, target, tmp_path) or "")
+
+
+def test_a_folder_name_is_taken_as_the_storage_takes_it(tmp_path: Path) -> None:
+    (tmp_path / "up ").mkdir()
+    message = _refused({"UPLOAD_DIR": "up "}, {"UPLOAD_DIR": "up /sub"}, tmp_path)
+    assert message is not None and "inside the source" in message
+    assert _refused({"UPLOAD_DIR": "up "}, {"UPLOAD_DIR": "up"}, tmp_path) is None

@@ -3,13 +3,15 @@ changed files (FastOpp resets its database after removing the demo)."""
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import TextIO
 
-from oppdemo.errors import EXIT_DRIFT, OppdemoError
+from oppdemo.errors import EXIT_DRIFT, OppdemoError, PlanError
 
 
 class HookFailedError(OppdemoError):
@@ -20,6 +22,23 @@ class HookFailedError(OppdemoError):
 
 def shown(command: tuple[str, ...]) -> str:
     return shlex.join(command)
+
+
+def check_hooks(root: Path, event: str, commands: tuple[tuple[str, ...], ...]) -> None:
+    """Refuse, before anything changes, a hook whose program cannot be found."""
+    for command in commands:
+        program = command[0]
+        found = (
+            (root / program).is_file()
+            if "/" in program or os.sep in program
+            else shutil.which(program) is not None
+        )
+        if not found:
+            raise PlanError(
+                f"The {event} hook `{shown(command)}` cannot run: {program!r} is not a program "
+                "on PATH (or a file of the project); fix [tool.oppdemo.hooks], or pass "
+                "--no-hooks. Nothing was changed."
+            )
 
 
 def run_hooks(

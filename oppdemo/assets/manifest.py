@@ -122,7 +122,10 @@ def _parse_hooks(raw: Any, where: str) -> tuple[tuple[str, tuple[tuple[str, ...]
     for event in HOOK_EVENTS:
         commands = raw.get(event, [])
         valid = isinstance(commands, list) and all(
-            isinstance(command, list) and command and all(isinstance(a, str) for a in command)
+            isinstance(command, list)
+            and command
+            and all(isinstance(a, str) for a in command)
+            and command[0].strip()
             for command in commands
         )
         if not valid:

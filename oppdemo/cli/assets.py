@@ -67,6 +67,7 @@ def save(
     """Copy the working files into the snapshot (a mirror: deletions are saved too)."""
     from oppdemo.assets import commands
 
+    _check_hooks(ctx, "after-save", dry_run, no_hooks)
     outcome = run_core(lambda: commands.save(ctx.obj, dry_run=dry_run))
     show_outcome(outcome, dry_run, as_json)
     _hooks(ctx, "after-save", outcome, dry_run, no_hooks, as_json)
@@ -79,9 +80,21 @@ def restore(
     """Copy the snapshot back over the working files (a mirror)."""
     from oppdemo.assets import commands
 
+    _check_hooks(ctx, "after-restore", dry_run, no_hooks)
     outcome = run_core(lambda: commands.restore(ctx.obj, dry_run=dry_run))
     show_outcome(outcome, dry_run, as_json)
     _hooks(ctx, "after-restore", outcome, dry_run, no_hooks, as_json)
+
+
+def _check_hooks(ctx: typer.Context, event: str, dry_run: bool, no_hooks: bool) -> None:
+    """Before a change: every hook it will run can be started (else exit 2, nothing done)."""
+    from oppdemo.assets.hooks import check_hooks
+    from oppdemo.assets.manifest import load_manifest
+
+    if no_hooks or dry_run:
+        return
+    manifest = run_core(lambda: load_manifest(ctx.obj))
+    run_core(lambda: check_hooks(manifest.root, event, manifest.hooks_for(event)))
 
 
 def _hooks(
@@ -133,6 +146,7 @@ def destroy(
         typer.confirm(
             f"Remove {files} demo file(s) from the working tree? (a backup is kept)", abort=True
         )
+    _check_hooks(ctx, "after-destroy", False, no_hooks)
     outcome = run_core(lambda: commands.destroy(ctx.obj, force=force))
     show_outcome(outcome, False, as_json)
     _hooks(ctx, "after-destroy", outcome, False, no_hooks, as_json)

@@ -73,12 +73,20 @@ def consoles() -> tuple[Console, Console]:
 def run_core(action: Callable[[], T]) -> T:
     """Call the core; turn an expected failure into one sentence on stderr and exit code 2."""
     try:
-        return action()
+        result = action()
     except OppdemoError as error:
         fail(str(error), error.exit_code)
     except KeyboardInterrupt:
         # Changing commands defer Ctrl-C while they change files; this is planning or reading.
         fail("Interrupted before anything was changed.", EXIT_INTERRUPTED)
+    record = getattr(result, "record", None) or getattr(
+        getattr(result, "outcome", None), "record", None
+    )
+    if record is not None:
+        from oppdemo.interrupt import note_committed
+
+        note_committed(record.id)
+    return result
 
 
 def fail(message: str, exit_code: int = EXIT_ERROR) -> NoReturn:

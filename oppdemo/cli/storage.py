@@ -96,7 +96,7 @@ def storage_ls(
     from oppdemo.cli import render
 
     package, storage = _open_storage(ctx)
-    listing = storage.iter_files(prefix)
+    listing = _storage_call(package, lambda: storage.iter_files(prefix))
     _storage_call(package, lambda: render.storage_listing(listing, long, as_json))
 
 
@@ -294,6 +294,7 @@ def storage_migrate(
             location.storage_location(target_env, context.project),
         )
     )
+    run_core(lambda: location.refuse_unusable_folders(source_env, target_env, context.project))
     backup = run_core(lambda: access.ObjectBackup(context.project))
     origin = _storage_call(
         package, lambda: run_core(lambda: access.open_storage(package, source_env))
@@ -312,6 +313,13 @@ def storage_migrate(
         )
     )
     deletions = sum(1 for step in plan.steps if step.action == "delete")
+    copies = len(plan.steps) - deletions
+    if deletions and not (copies or plan.unchanged or plan.skipped):
+        fail(
+            f"The source ({plan.source}) is empty, so --delete would delete all {deletions} "
+            "file(s) of the target: check the source's settings (run without --delete to "
+            "copy nothing and delete nothing)."
+        )
     if dry_run:
         if as_json:
             print_json(migration.MigrationReport(plan, [

@@ -143,7 +143,14 @@ class ObjectBackup:
 
     def __init__(self, project: Path) -> None:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
-        self.folder = backups_folder(project) / "storage" / stamp
+        base = backups_folder(project)
+        for folder in (base, base / "storage"):
+            if folder.exists() and not folder.is_dir():
+                raise SettingsFileError(
+                    f"{folder} is a file, so no backup can be kept there: move it away, or "
+                    "name another folder in [tool.oppdemo] backups. Nothing was changed."
+                )
+        self.folder = base / "storage" / stamp
         self.kept = 0
         self._lock = threading.Lock()
 

@@ -110,6 +110,10 @@ def check_storage(
             entry.ok, entry.detail = False, str(stop)
         except storage_errors as error:
             entry.ok, entry.detail = False, str(error) or type(error).__name__
+        except ImportError as error:
+            from oppdemo.project_code import missing_package
+
+            entry.ok, entry.detail = False, str(missing_package(error.name or "boto3"))
         entry.seconds = time.perf_counter() - started
         report.steps.append(entry)
         if on_step is not None:

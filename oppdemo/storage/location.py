@@ -8,7 +8,9 @@ loopback names as one host, no user info), the bucket and the prefix.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,7 @@ from urllib.parse import urlsplit
 
 from oppdemo.errors import PlanError
 
-_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+_LOOPBACK = {"localhost", "ip6-localhost"}
 
 
 class OverlapError(PlanError):
@@ -48,26 +50,48 @@ def storage_location(env: Mapping[str, str], project: Path) -> Location | None:
         path = f"{prefix}/" if prefix else ""
         shown = f"bucket {bucket}" + (f", prefix {prefix}/" if prefix else "")
         return Location(f"s3 {endpoint} {bucket}", path, shown)
-    folder = Path(env.get("UPLOAD_DIR", "").strip() or "static/uploads")
+    # As the storage reads it: not stripped (a folder may end in a space).
+    folder = Path(env.get("UPLOAD_DIR") or "static/uploads")
     real = os.path.normcase(os.path.realpath(project / folder))
     # A trailing separator: /srv/up does not contain /srv/uploads.
     return Location("filesystem", real.rstrip(os.sep) + os.sep, f"folder {real}")
 
 
 def normal_endpoint(url: str | None, env: Mapping[str, str]) -> str:
-    """One spelling per server: scheme, host (loopback names as one), port; no user info."""
+    """One spelling per server: scheme, host (every spelling of this machine as one, every
+    AWS endpoint as one: bucket names are global there), port; no user info."""
     if url is None:
-        return f"aws {env.get('S3_REGION', '').strip() or 'us-east-1'}"
+        return "aws"
     parts = urlsplit(url if "://" in url else f"https://{url}")
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
+    host = _normal_host((parts.hostname or "").lower())
+    if host == "amazonaws.com" or host.endswith(".amazonaws.com"):
+        return "aws"
     try:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError:
         port = 0
-    if host in _LOOPBACK:
-        host = "loopback"
     return f"{scheme}://{host}:{port}{parts.path.rstrip('/')}"
+
+
+def _normal_host(host: str) -> str:
+    """`localhost`, 127.0.0.1 in any spelling (2130706433, 0x7f.1, ::ffff:127.0.0.1), ::1 and
+    0.0.0.0 all reach this machine: one name for them."""
+    if host in _LOOPBACK:
+        return "loopback"
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            address = ipaddress.ip_address(socket.inet_ntoa(socket.inet_aton(host)))
+        except OSError:
+            return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_loopback or address.is_unspecified:
+        return "loopback"
+    return str(address)
 
 
 def refuse_overlap(source: Location | None, target: Location | None) -> None:
@@ -91,3 +115,26 @@ def refuse_overlap(source: Location | None, target: Location | None) -> None:
             "out of its own subtree would see the source's files as extra target files (and "
             "--delete would remove them); choose a target outside the source."
         )
+
+
+def refuse_unusable_folders(
+    source: Mapping[str, str], target: Mapping[str, str], project: Path
+) -> None:
+    """A source folder that does not exist (a typo in UPLOAD_DIR would make `--delete` empty
+    the target), or a target that is a file, is refused before anything is read."""
+    for env, role in ((source, "source"), (target, "target")):
+        location = storage_location(env, project)
+        if location is None or location.container != "filesystem":
+            continue
+        folder = Path(location.path.rstrip(os.sep) or os.sep)
+        if role == "source" and not folder.is_dir():
+            raise PlanError(
+                f"The source folder {folder} does not exist: check UPLOAD_DIR in the source's "
+                "settings (a missing source would look empty, and --delete would empty the "
+                "target)."
+            )
+        if folder.exists() and not folder.is_dir():
+            raise PlanError(
+                f"The {role} {folder} is a file, not a folder: check UPLOAD_DIR in the "
+                f"{role}'s settings."
+            )

@@ -88,6 +88,11 @@ def _read_s3_settings(env: Mapping[str, str]) -> S3Settings:
             "(see example.env)."
         )
     endpoint_url = _optional(env, "S3_ENDPOINT_URL")
+    if endpoint_url and not _is_http_url(endpoint_url):
+        raise StorageConfigError(
+            f"S3_ENDPOINT_URL={without_userinfo(endpoint_url)!r} is not a URL: write it with "
+            "its scheme, such as https://objstorage.example.com or http://127.0.0.1:9000."
+        )
     prefix = env.get("S3_PREFIX", "").strip().strip("/")
     if prefix:
         clean_key(prefix)
@@ -112,6 +117,13 @@ def _read_s3_settings(env: Mapping[str, str]) -> S3Settings:
         * 1024
         * 1024,
     )
+
+
+def _is_http_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 def without_userinfo(url: str) -> str:
