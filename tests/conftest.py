@@ -44,9 +44,10 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def strict_moto_endpoint() -> Iterator[str]:
-    """A moto server in its own process that checks credentials on every request."""
+@contextmanager
+def moto_process(**env: str) -> Iterator[str]:
+    """A moto server in a process of its own, with `env` set (moto reads some settings only
+    at start-up), on a free port of 127.0.0.1."""
     import os
     import socket
     import subprocess
@@ -54,10 +55,9 @@ def strict_moto_endpoint() -> Iterator[str]:
     import time
 
     port = free_port()
-    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"}
     command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -66,9 +66,18 @@ def strict_moto_endpoint() -> Iterator[str]:
             break
         except OSError:
             time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def strict_moto_endpoint() -> Iterator[str]:
+    """A moto server in its own process that checks credentials on every request."""
+    with moto_process(INITIAL_NO_AUTH_ACTION_COUNT="0") as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -123,32 +123,12 @@ def test_direct_uploads_can_be_turned_off(bucket_storage: StorageInterface) -> N
 
 @pytest.fixture(scope="module")
 def cors_moto_endpoint() -> Any:
-    """A moto server in its own process that answers CORS preflights only as the bucket's
-    CORS rules say (moto answers every preflight otherwise)."""
-    import os
-    import socket
-    import subprocess
-    import sys
-    import time
+    """A moto server that answers CORS preflights only as the bucket's CORS rules say (moto
+    answers every preflight otherwise)."""
+    from .conftest import moto_process
 
-    from .conftest import free_port
-
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        env={**os.environ, "MOTO_DISABLE_GLOBAL_CORS": "true"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+    with moto_process(MOTO_DISABLE_GLOBAL_CORS="true") as endpoint:
+        yield endpoint
 
 
 def test_check_origin_names_the_cors_rule_then_passes(
