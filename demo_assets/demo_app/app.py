@@ -6,8 +6,6 @@ every file through the storage.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import re
 import uuid
@@ -30,20 +28,19 @@ from services.storage import (
     UnsafeKeyError,
     get_storage,
 )
-from services.storage.base import ObjectAttributes
 
+from .admin import admin_context, doctor, seed
+from .gallery import confirm_upload, gallery, store_photo, thumb_key
 from .limits import RequestSizeLimit
-from .photos import PhotoRefused, clean_photo
+from .photos import PhotoRefused
 from .security import SESSION_COOKIE, SESSION_SECONDS, Access, SecurityMiddleware, SignInLimiter
 from .settings import DemoSettings, read_settings
 from .uploads import (
     ACCEPTED_TYPES,
-    GALLERY_PREFIXES,
     INCOMING_PREFIX,
     THUMB_PREFIX,
     UPLOAD_PREFIX,
     Rejected,
-    accept,
 )
 
 HERE = Path(__file__).parent
@@ -125,7 +122,7 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse)
     def page(request: Request) -> Response:
-        photos, error = _gallery(storage)
+        photos, error = gallery(storage)
         query = request.query_params
         rejected = [item.partition("\n")[::2] for item in query.getlist("rejected")]
         context = {
@@ -199,7 +196,7 @@ def create_app(
         for upload in files:
             name = upload.filename or "(no name)"
             try:
-                url, key = await run_in_threadpool(_store, storage, upload.file, max_bytes)
+                url, key = await run_in_threadpool(store_photo, storage, upload.file, max_bytes)
             except (Rejected, PhotoRefused) as reason:
                 rejected.append({"name": name, "reason": str(reason)})
                 continue
@@ -218,7 +215,7 @@ def create_app(
 
     @app.get("/api/photos", response_model=None)
     def photos() -> Response | list[dict[str, Any]]:
-        listed, error = _gallery(storage)
+        listed, error = gallery(storage)
         if error:
             return JSONResponse({"error": error}, status_code=503)
         return [{"key": p["key"], "url": p["url"], "size": p["size"]} for p in listed]
@@ -234,7 +231,7 @@ def create_app(
         try:
             deleted = storage.delete_file(key)
             if deleted:
-                storage.delete_file(_thumb_key(key))
+                storage.delete_file(thumb_key(key))
         except UnsafeKeyError as error:
             return JSONResponse({"error": str(error)}, status_code=400)
         except StorageError as error:
@@ -266,14 +263,14 @@ def create_app(
         return {"id": ident, "url": form["url"], "fields": form["fields"], "expires": 600}
 
     @app.post("/api/uploads/{ident}/confirm", response_model=None)
-    async def confirm_upload(request: Request, ident: str) -> Response | dict[str, Any]:
+    async def confirm_direct_upload(request: Request, ident: str) -> Response | dict[str, Any]:
         """Check and clean what the browser sent to the bucket, as a proxied upload is."""
         if not operator(request):
             return refused(request)
         if not re.fullmatch(r"[0-9a-f]{32}", ident):
             return JSONResponse({"error": "no such upload"}, status_code=422)
         try:
-            url, key = await run_in_threadpool(_confirm, storage, ident, max_bytes)
+            url, key = await run_in_threadpool(confirm_upload, storage, ident, max_bytes)
         except FileNotFoundError:
             return JSONResponse({"error": "nothing was uploaded for this id"}, status_code=422)
         except (Rejected, PhotoRefused) as reason:
@@ -286,22 +283,22 @@ def create_app(
     def admin(request: Request) -> Response:
         if not operator(request):
             return refused(request)
-        return TEMPLATES.TemplateResponse(request, "admin.html", _admin_context(storage))
+        return TEMPLATES.TemplateResponse(request, "admin.html", admin_context(storage))
 
     @app.post("/admin/seed", response_class=HTMLResponse)
     async def admin_seed(request: Request) -> Response:
         if not operator(request):
             return refused(request)
-        summary = await run_in_threadpool(_seed, storage)
-        context = {**_admin_context(storage), "seeded": summary}
+        summary = await run_in_threadpool(seed, storage)
+        context = {**admin_context(storage), "seeded": summary}
         return TEMPLATES.TemplateResponse(request, "admin.html", context)
 
     @app.post("/admin/check", response_class=HTMLResponse)
     async def admin_check(request: Request) -> Response:
         if not operator(request):
             return refused(request)
-        steps = await run_in_threadpool(_doctor)
-        context = {**_admin_context(storage), "steps": steps}
+        steps = await run_in_threadpool(doctor)
+        context = {**admin_context(storage), "steps": steps}
         return TEMPLATES.TemplateResponse(request, "admin.html", context)
 
     return app
@@ -317,67 +314,6 @@ def _wants_json(request: Request) -> bool:
     )
 
 
-def _store(
-    storage: StorageInterface, source: Any, max_bytes: int, ident: str | None = None
-) -> tuple[str, str]:
-    """Check, clean and store one upload and its thumbnail; the photo's URL and key."""
-    accepted = accept(source, max_bytes)
-    try:
-        photo = clean_photo(accepted.stream)  # type: ignore[arg-type]
-    finally:
-        accepted.stream.close()
-    ident = ident or accepted.key.removeprefix(UPLOAD_PREFIX).rpartition(".")[0]
-    key = f"{UPLOAD_PREFIX}{ident}.{photo.extension}"
-    inline = ObjectAttributes(content_disposition=f'inline; filename="{ident}.{photo.extension}"')
-    url = storage.save_stream(io.BytesIO(photo.data), key, photo.content_type, None, inline)
-    storage.save_stream(io.BytesIO(photo.thumbnail), _thumb_key(key), "image/webp")
-    return url, key
-
-
-def _confirm(storage: StorageInterface, ident: str, max_bytes: int) -> tuple[str, str]:
-    """Store the checked, cleaned photo of `incoming/<ident>`; the incoming object is deleted
-    whatever the outcome (a refused one too)."""
-    incoming = f"{INCOMING_PREFIX}{ident}"
-    try:
-        with storage.open_file(incoming) as stream:
-            if stream.size > max_bytes:
-                raise Rejected(f"over the {max_bytes / (1024 * 1024):.3g} MB limit")
-            return _store(storage, stream, max_bytes, ident)
-    finally:
-        # If this fails, prune-incoming and the bucket's lifecycle rule remove it later.
-        with contextlib.suppress(StorageError):
-            storage.delete_file(incoming)
-
-
-def _thumb_key(key: str) -> str:
-    ident = key.removeprefix(UPLOAD_PREFIX).rpartition(".")[0]
-    return f"{THUMB_PREFIX}{ident}.webp"
-
-
-def _gallery(storage: StorageInterface) -> tuple[list[dict[str, Any]], str | None]:
-    """The seeded and uploaded photos with their URLs (and thumbnails), or the storage's
-    error in one sentence."""
-    photos = []
-    try:
-        thumbs = {info.key for info in storage.iter_files(THUMB_PREFIX)}
-        for prefix in GALLERY_PREFIXES:
-            for info in storage.iter_files(prefix):
-                thumb = _thumb_key(info.key) if info.key.startswith(UPLOAD_PREFIX) else None
-                url = storage.get_file_url(info.key)
-                photos.append(
-                    {
-                        "key": info.key,
-                        "url": url,
-                        "thumb": storage.get_file_url(thumb) if thumb in thumbs else url,
-                        "size": info.size,
-                        "deletable": info.key.startswith(UPLOAD_PREFIX),
-                    }
-                )
-    except StorageError as error:
-        return [], f"The storage could not be read: {error}"
-    return photos, None
-
-
 def _image_origins(storage: StorageInterface) -> tuple[str, ...]:
     """Where the storage's photo URLs point (a bucket, CDN or presigned host), for the CSP."""
     try:
@@ -386,55 +322,6 @@ def _image_origins(storage: StorageInterface) -> tuple[str, ...]:
         return ()
     parts = urlsplit(url)
     return (f"{parts.scheme}://{parts.netloc}",) if parts.scheme and parts.netloc else ()
-
-
-def _admin_context(storage: StorageInterface) -> dict[str, Any]:
-    return {"backend": storage.describe(), "drift": _drift(), "seeded": None, "steps": None}
-
-
-def _drift() -> dict[str, Any] | str:
-    """The demo-asset drift report (`oppdemo diff --json`), read-only."""
-    try:
-        from oppdemo.assets.commands import diff
-        from oppdemo.errors import OppdemoError
-    except ImportError:
-        return "oppdemo is not installed where the app runs: no drift report here."
-    try:
-        return diff(Path.cwd()).to_dict()
-    except OppdemoError as error:
-        return str(error)
-
-
-def _seed(storage: StorageInterface) -> str:
-    """Seed the sample photos, as `download-sample-photos` does, and say what happened."""
-    from demo_scripts import download_sample_photos as seeding
-
-    catalog = os.environ.get("SAMPLE_PHOTOS_CATALOG")
-    try:
-        photos = seeding.load_catalog(Path(catalog) if catalog else seeding.DEFAULT_CATALOG)
-        report = seeding.seed_photos(photos, storage, seeding.SeedOptions())
-    except seeding.CONFIGURATION_ERRORS as error:
-        return str(error)
-    counts = {
-        status: report.count(status) for status in ("downloaded", "skipped", "failed", "copied")
-    }
-    return ", ".join(f"{count} {status}" for status, count in counts.items() if count) or "nothing"
-
-
-def _doctor() -> list[dict[str, Any]]:
-    """The steps of `oppdemo storage check`, with the app's own settings."""
-    try:
-        import services.storage as package
-        from oppdemo.storage import access
-        from oppdemo.storage.check import check_storage
-    except ImportError:
-        return [{"name": "oppdemo", "ok": False, "seconds": 0, "detail": "not installed here"}]
-    env = access.current_settings(package, None)
-    report = check_storage(package, env)
-    return [
-        {"name": step.name, "ok": step.ok, "seconds": step.seconds, "detail": step.detail}
-        for step in report.steps
-    ]
 
 
 def _uploads_disabled(storage: StorageInterface) -> str | None:
