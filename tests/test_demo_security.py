@@ -350,3 +350,21 @@ def test_the_admin_page_seeds_the_sample_photos(
         seeded = client.post("/admin/seed")
     assert seeded.status_code == 200 and "Sample photos: 1 downloaded" in seeded.text
     assert storage.list_files("sample_photos/") == ["sample_photos/red.jpg"]
+
+
+def test_an_animation_too_large_to_decode_is_refused(tmp_path: Path) -> None:
+    # 200 frames of 1000x1000: each frame is under 40 MP, all of them are 200 MP.
+    frames = [Image.new("P", (1000, 1000), index % 2) for index in range(200)]
+    for index, frame in enumerate(frames):
+        frame.putpixel((index, 0), 1 - index % 2)
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
+    assert Image.open(io.BytesIO(buffer.getvalue())).n_frames == 200
+    storage = FilesystemStorage(tmp_path / "uploads")
+    with TestClient(create_app(storage, settings()), headers=OPERATOR) as client:
+        result = client.post(
+            "/upload", files=_files(("anim.gif", buffer.getvalue())),
+            headers={"Accept": "application/json"},
+        ).json()  # fmt: skip
+    assert "limit for an animation" in result["rejected"][0]["reason"]
+    assert storage.list_files() == []

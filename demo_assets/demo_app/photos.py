@@ -16,6 +16,8 @@ from typing import BinaryIO
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 MAX_PIXELS = 40_000_000
+# An animation is decoded frame by frame: its frames together are bounded too.
+MAX_ANIMATION_PIXELS = 100_000_000
 THUMB_SIZE = 320
 _FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 _SAVE = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"),
@@ -42,6 +44,12 @@ def clean_photo(stream: BinaryIO) -> CleanPhoto:
             if width * height > MAX_PIXELS:
                 raise PhotoRefused(
                     f"{width}x{height} pixels is over the {MAX_PIXELS // 1_000_000} MP limit"
+                )
+            frames = getattr(image, "n_frames", 1)
+            if frames > 1 and width * height * frames > MAX_ANIMATION_PIXELS:
+                raise PhotoRefused(
+                    f"{frames} frames of {width}x{height} pixels is over the "
+                    f"{MAX_ANIMATION_PIXELS // 1_000_000} MP limit for an animation"
                 )
             image_format = image.format or ""
             if image_format not in _SAVE:
