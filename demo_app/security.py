@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import ipaddress
+import json
+import re
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -19,16 +22,25 @@ from threading import Lock
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .settings import DemoSettings
 
+NO_PASSWORD = (
+    "Changes need a signed-in operator, and this server has no DEMO_PASSWORD: set "
+    "DEMO_PASSWORD (and DEMO_SECRET_KEY, shared by every instance) where the app runs, or run "
+    "it on your own machine (`oppdemo serve` on 127.0.0.1 needs no password)."
+)
 SESSION_COOKIE = "oppdemo_session"
 SESSION_SECONDS = 12 * 3600
 SIGN_IN_TRIES = 5
+SIGN_IN_TRIES_ALL = 30
 SIGN_IN_WINDOW = 60.0
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 _CHANGING = {"POST", "DELETE", "PUT", "PATCH"}
+# Routes whose body can be large: the operator check runs before the body is read.
+_LARGE_BODIES = {"/upload"}
 
 
 def is_loopback(address: str | None) -> bool:
@@ -69,7 +81,10 @@ class Sessions:
         if not token or token.count(".") != 1:
             return False
         expires, signature = token.split(".")
-        if not expires.isdigit() or int(expires) < (now or time.time()):
+        # isdigit() alone takes '²' and 5,000-digit numbers, which int() refuses.
+        if not (expires.isascii() and expires.isdigit() and len(expires) <= 12):
+            return False
+        if int(expires) < (now or time.time()):
             return False
         return hmac.compare_digest(signature, self._sign(int(expires)))
 
@@ -78,23 +93,36 @@ class Sessions:
 
 
 class SignInLimiter:
-    """At most `SIGN_IN_TRIES` sign-ins per client per minute (in this process)."""
+    """At most `SIGN_IN_TRIES` sign-ins per client per minute, and `SIGN_IN_TRIES_ALL` for all
+    clients together: a client address can be spoofed where every proxy is trusted
+    (`FORWARDED_ALLOW_IPS='*'`), so the total bounds guessing whatever the addresses. Counted
+    in this process."""
 
     def __init__(self) -> None:
         self._tries: dict[str, deque[float]] = {}
+        self._all: deque[float] = deque()
         self._lock = Lock()
 
     def retry_after(self, client: str, now: float | None = None) -> int:
         """0 if this try may go ahead (and count it), else the seconds to wait."""
         now = time.monotonic() if now is None else now
         with self._lock:
+            self._forget(now)
             tries = self._tries.setdefault(client, deque())
-            while tries and now - tries[0] >= SIGN_IN_WINDOW:
-                tries.popleft()
-            if len(tries) >= SIGN_IN_TRIES:
-                return max(1, int(SIGN_IN_WINDOW - (now - tries[0])) + 1)
+            for window, limit in ((tries, SIGN_IN_TRIES), (self._all, SIGN_IN_TRIES_ALL)):
+                if len(window) >= limit:
+                    return max(1, int(SIGN_IN_WINDOW - (now - window[0])) + 1)
             tries.append(now)
+            self._all.append(now)
             return 0
+
+    def _forget(self, now: float) -> None:
+        """Drop tries older than the window, and clients with none left (a bounded table)."""
+        for window in (*self._tries.values(), self._all):
+            while window and now - window[0] >= SIGN_IN_WINDOW:
+                window.popleft()
+        for client in [client for client, window in self._tries.items() if not window]:
+            del self._tries[client]
 
 
 class Access:
@@ -159,10 +187,13 @@ def host_allowed(scope: Scope, allowed: tuple[str, ...]) -> bool:
 
 
 def _host_name(host: str) -> str:
-    """The Host header without its port: `[::1]:8000` is `[::1]`, `a.example:80` is `a.example`."""
-    if host.startswith("["):
-        return host[: host.index("]") + 1] if "]" in host else host
-    return host.rsplit(":", 1)[0]
+    """The Host header without its port: `[::1]:8000` is `[::1]`, `a.example:80` is
+    `a.example`; anything else (user info, junk after a bracket) is no name at all."""
+    match = _HOST.fullmatch(host)
+    return match.group("name") if match else ""
+
+
+_HOST = re.compile(r"(?P<name>[a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?")
 
 
 class SecurityMiddleware:
@@ -177,6 +208,7 @@ class SecurityMiddleware:
     ):
         self.app = app
         self.settings = settings
+        self.access = Access(settings)
         images = " ".join(("'self'", "data:", *image_origins))
         connect = " ".join(("'self'", *connect_origins))
         self.headers = [
@@ -203,6 +235,13 @@ class SecurityMiddleware:
         if scope["method"] in _CHANGING and cross_site(scope):
             await self._refuse(send, 403, "a change from another site is refused (CSRF)")
             return
+        if scope["method"] == "POST" and scope["path"] in _LARGE_BODIES:
+            cookies = cookie_parser(Headers(scope=scope).get("cookie", ""))
+            if not self.access.is_operator(scope, cookies):
+                # Refused before the body is read: no one else makes the server take in
+                # (and spool to disk) a hundred megabytes of upload.
+                await self._not_operator(scope, send)
+                return
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -212,11 +251,42 @@ class SecurityMiddleware:
 
         await self.app(scope, receive, with_headers)
 
-    async def _refuse(self, send: Send, status: int, reason: str) -> None:
-        body = ('{"error": "' + reason + '"}').encode()
+    async def _not_operator(self, scope: Scope, send: Send) -> None:
+        """As the routes answer someone who is not an operator: 401 for an API client, the
+        sign-in page for a browser, or (no password set) a page naming the variable to set."""
+        headers = Headers(scope=scope)
+        has_password = self.settings.password is not None
+        if "application/json" in headers.get("accept", "") or "authorization" in headers:
+            reason = "Sign in to change anything." if has_password else NO_PASSWORD
+            extra = [(b"www-authenticate", b"Bearer")] if has_password else []
+            await self._refuse(send, 401, reason, extra)
+            return
+        if not has_password:
+            body = f"<!doctype html><title>Not allowed</title><p>{html.escape(NO_PASSWORD)}</p>"
+            await self._answer(send, 403, body.encode(), b"text/html; charset=utf-8")
+            return
+        response = [(b"location", b"/signin"), (b"content-length", b"0"), *self.headers]
+        await send({"type": "http.response.start", "status": 303, "headers": response})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _refuse(
+        self, send: Send, status: int, reason: str, extra: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        body = json.dumps({"error": reason}).encode()
+        await self._answer(send, status, body, b"application/json", extra)
+
+    async def _answer(
+        self,
+        send: Send,
+        status: int,
+        body: bytes,
+        content_type: bytes,
+        extra: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
         headers = [
-            (b"content-type", b"application/json"),
+            (b"content-type", content_type),
             (b"content-length", str(len(body)).encode()),
+            *(extra or []),
             *self.headers,
         ]
         await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -368,3 +368,87 @@ def test_an_animation_too_large_to_decode_is_refused(tmp_path: Path) -> None:
         ).json()  # fmt: skip
     assert "limit for an animation" in result["rejected"][0]["reason"]
     assert storage.list_files() == []
+
+
+# What a hostile visitor tried
+
+
+@pytest.mark.parametrize("cookie", ["9" * 5000 + ".x", "1.2.3", ".", "x" * 10_000])
+def test_a_crafted_session_cookie_is_just_not_signed_in(tmp_path: Path, cookie: str) -> None:
+    # Digits that are not ASCII ('²', which a raw client can send) pass isdigit() alone.
+    assert not Sessions("k" * 32).valid("\u00b2.x")
+    with _public(FilesystemStorage(tmp_path)) as client:
+        client.cookies.set(SESSION_COOKIE, cookie)
+        assert client.get("/").status_code == 200
+        assert client.get("/admin").status_code == 303
+
+
+def test_sign_in_tries_are_bounded_for_all_clients_together() -> None:
+    from demo_app.security import SIGN_IN_TRIES_ALL, SignInLimiter
+
+    limiter = SignInLimiter()
+    assert all(limiter.retry_after(f"10.0.0.{i}", now=0.0) == 0 for i in range(SIGN_IN_TRIES_ALL))
+    assert limiter.retry_after("10.9.9.9", now=1.0) > 0, "spoofed addresses do not help"
+    assert limiter.retry_after("10.9.9.9", now=61.0) == 0, "the window moves on"
+    assert len(limiter._tries) == 1, "clients without tries are forgotten"
+
+
+def test_a_crafted_gif_is_refused_not_a_500(tmp_path: Path) -> None:
+    crafted = bytes.fromhex(
+        "474946383761090009004800000000002c00000000090009000008116c01081c48b0a0c18308132a5c"
+        "c8706040006d2cbb3b"
+    )
+    storage = FilesystemStorage(tmp_path / "uploads")
+    with TestClient(create_app(storage, settings()), headers=OPERATOR) as client:
+        answer = client.post(
+            "/upload", files=_files(("c.gif", crafted)), headers={"Accept": "application/json"}
+        )
+    assert answer.status_code == 200 and answer.json()["rejected"]
+    assert storage.list_files() == []
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8000@evil.example", "[::1]evil", "localhost:x"])
+def test_odd_host_headers_are_refused(tmp_path: Path, host: str) -> None:
+    app = create_app(FilesystemStorage(tmp_path / "uploads"), settings())
+    with TestClient(app, base_url=LOCAL) as client:
+        assert client.get("/", headers={"Host": host}).status_code == 400
+
+
+def test_a_visitors_upload_is_refused_before_its_body_is_read(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from .projects import PROJECT_ROOT
+
+    project = make_demo_project(tmp_path)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "serve",
+         "--port", str(port)],
+        env={**os.environ, "DEMO_PASSWORD": "pw"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                connection = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.1)
+        with connection:
+            # A 100 MB upload announced, 1 KB sent: the answer comes without the rest.
+            connection.sendall(
+                b"POST /upload HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 203.0.113.5\r\n"
+                b"Content-Type: multipart/form-data; boundary=b\r\n"
+                b"Content-Length: 104857600\r\n\r\n" + b"x" * 1024
+            )
+            answer = connection.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 303") and b"location: /signin" in answer.lower()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -314,3 +314,18 @@ def test_an_expired_policy_is_refused(enforcing: StorageInterface) -> None:
     late = _post_to_bucket(signed, image("JPEG"))
     assert late.status_code == 403 and "expired" in late.text.lower()
     assert enforcing.list_files() == []
+
+
+def test_a_confirmed_id_cannot_be_posted_and_confirmed_again(
+    client: TestClient, bucket_storage: StorageInterface
+) -> None:
+    photo = image("JPEG", size=64)
+    signed = _sign(client, len(photo)).json()
+    _post_to_bucket(signed, photo)
+    first = client.post(f"/api/uploads/{signed['id']}/confirm").json()["saved"][0]
+    stored = bucket_storage.get_file(first["key"])
+    _post_to_bucket(signed, image("PNG", colour="blue", size=64))
+    again = client.post(f"/api/uploads/{signed['id']}/confirm")
+    assert again.status_code == 422 and "already confirmed" in again.json()["error"]
+    assert bucket_storage.get_file(first["key"]) == stored
+    assert bucket_storage.list_files("incoming/") == []

@@ -33,7 +33,14 @@ from .admin import admin_context, doctor, seed
 from .gallery import confirm_upload, gallery, store_photo, thumb_key
 from .limits import RequestSizeLimit
 from .photos import PhotoRefused
-from .security import SESSION_COOKIE, SESSION_SECONDS, Access, SecurityMiddleware, SignInLimiter
+from .security import (
+    NO_PASSWORD,
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    Access,
+    SecurityMiddleware,
+    SignInLimiter,
+)
 from .settings import DemoSettings, read_settings
 from .uploads import (
     ACCEPTED_TYPES,
@@ -49,11 +56,6 @@ READ_ONLY_ADVICE = (
     "Uploads need S3 here: this server's disk is read-only ({where} cannot be written), as on "
     "serverless hosts such as LeapCell. Set STORAGE_TYPE=s3, S3_ACCESS_KEY, S3_SECRET_KEY and "
     "S3_BUCKET (with S3_ENDPOINT_URL for LeapCell or MinIO): see example.env."
-)
-NO_PASSWORD = (
-    "Changes need a signed-in operator, and this server has no DEMO_PASSWORD: set "
-    "DEMO_PASSWORD (and DEMO_SECRET_KEY, shared by every instance) where the app runs, or run "
-    "it on your own machine (`oppdemo serve` on 127.0.0.1 needs no password)."
 )
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 DIRECT_EXPIRES = 600

@@ -43,6 +43,10 @@ def confirm_upload(storage: StorageInterface, ident: str, max_bytes: int) -> tup
     whatever the outcome (a refused one too)."""
     incoming = f"{INCOMING_PREFIX}{ident}"
     try:
+        if storage.list_files(f"{UPLOAD_PREFIX}{ident}."):
+            # A signed form stays valid for minutes: a second post under a confirmed id
+            # never replaces the stored photo.
+            raise Rejected("this upload was already confirmed")
         with storage.open_file(incoming) as stream:
             if stream.size > max_bytes:
                 raise Rejected(f"over the {max_bytes / (1024 * 1024):.3g} MB limit")

@@ -56,11 +56,13 @@ def clean_photo(stream: BinaryIO) -> CleanPhoto:
                 raise PhotoRefused("not a JPEG, PNG, WebP or GIF image")
             data = _reencode(image, image_format)
             thumbnail = _thumbnail(image)
-    except PhotoRefused:
+    except (PhotoRefused, MemoryError):
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError):
         raise PhotoRefused("not a JPEG, PNG, WebP or GIF image that can be decoded") from None
-    except (OSError, ValueError, SyntaxError, EOFError):
+    except Exception:
+        # Pillow's decoders raise many kinds of error on crafted files (IndexError and
+        # struct.error from GIF frames, among others): all of them mean a damaged image.
         raise PhotoRefused("the image is damaged and cannot be decoded") from None
     extension, content_type = _SAVE[image_format]
     return CleanPhoto(data, extension, content_type, thumbnail)
