@@ -130,7 +130,8 @@ def create_app(
         context = {
             "backend": storage.describe(),
             "photos": photos,
-            "error": query.get("error") or error,
+            # Only the app's own notice: a link cannot put words in the page's alert box.
+            "error": (disabled if query.get("error") == "read-only" else None) or error,
             "saved": query.getlist("saved"),
             "rejected": rejected,
             "disabled": disabled,
@@ -192,7 +193,7 @@ def create_app(
         if disabled:
             if wants_json:
                 return JSONResponse({"error": disabled}, status_code=503)
-            return RedirectResponse(f"/?{urlencode({'error': disabled})}", status_code=303)
+            return RedirectResponse("/?error=read-only", status_code=303)
         saved: list[dict[str, str]] = []
         rejected: list[dict[str, str]] = []
         for upload in files:

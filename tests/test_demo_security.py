@@ -452,3 +452,9 @@ def test_a_visitors_upload_is_refused_before_its_body_is_read(tmp_path: Path) ->
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_a_link_cannot_write_the_pages_alert(tmp_path: Path) -> None:
+    with _public(FilesystemStorage(tmp_path)) as client:
+        page = client.get("/?error=Site+moved,+sign+in+at+https://evil.example")
+    assert "evil.example" not in page.text
