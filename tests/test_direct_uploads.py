@@ -232,7 +232,9 @@ def localstack_endpoint() -> Any:
     uv = shutil.which("uv")
     if uv is None:
         pytest.skip("uv is not on PATH to install LocalStack")
-    venv = Path(tempfile.gettempdir()) / "oppdemo-localstack-4.3.0"
+    # One per user: another user's copy in the shared temp folder cannot be run or fixed.
+    user = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+    venv = Path(tempfile.gettempdir()) / f"oppdemo-localstack-4.3.0-{user}"
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     if not (venv / "ready").exists():
         made = subprocess.run([uv, "venv", "--quiet", "--python", "3.11", str(venv)],
