@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from servers import start_moto
 
@@ -53,42 +54,30 @@ def timed(command: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def count_objects(endpoint: str, bucket: str) -> int:
+def s3_client(endpoint: str) -> Any:
     import boto3
 
-    client = boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=endpoint,
         aws_access_key_id=KEYS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=KEYS["AWS_SECRET_ACCESS_KEY"],
         region_name="us-east-1",
     )
+
+
+def count_objects(endpoint: str, bucket: str) -> int:
+    client = s3_client(endpoint)
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
     return sum(page.get("KeyCount", 0) for page in pages)
 
 
 def make_bucket(endpoint: str, name: str) -> None:
-    import boto3
-
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=KEYS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=KEYS["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    ).create_bucket(Bucket=name)
+    s3_client(endpoint).create_bucket(Bucket=name)
 
 
 def drop_bucket(endpoint: str, name: str) -> None:
-    import boto3
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=KEYS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=KEYS["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
+    client = s3_client(endpoint)
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
         keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
         if keys:

@@ -81,6 +81,21 @@ def strict_moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
+def storage_project(tmp_path: Path) -> Path:
+    """A project with this repository's storage package, and no settings of its own."""
+    import shutil
+
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0"\n')
+    root = Path(__file__).resolve().parent.parent
+    shutil.copytree(
+        root / "services", project / "services", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    return project
+
+
+@pytest.fixture
 def bucket(moto_endpoint: str) -> str:
     """A new, empty bucket on the moto server."""
     name = f"test-{uuid.uuid4().hex[:12]}"

@@ -3,6 +3,7 @@ copies, links, foreign objects, folder markers, metadata, and server-side copies
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -21,16 +23,8 @@ from .test_storage_cli import _bucket_objects, _client, _local_files, _photos, _
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    import shutil
-
-    from .test_storage_cli import _caches
-
-    project = tmp_path / "app"
-    project.mkdir()
-    (project / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0"\n')
-    shutil.copytree(PROJECT_ROOT / "services", project / "services", ignore=_caches)
-    return project
+def project(storage_project: Path) -> Path:
+    return storage_project
 
 
 def _second_bucket(s3_env: dict[str, str]) -> dict[str, str]:
@@ -186,17 +180,11 @@ def test_rm_and_migrate_never_delete_through_a_link(project: Path) -> None:
 def _multipart_by_plain_boto3(env: dict[str, str], key: str, data: bytes) -> None:
     from boto3.s3.transfer import TransferConfig
 
-    client = boto3.client(
-        "s3",
-        endpoint_url=env["S3_ENDPOINT_URL"],
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1",
-    )
+    client: Any = _client(env)
     config = TransferConfig(
         multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024
     )
-    client.upload_fileobj(__import__("io").BytesIO(data), env["S3_BUCKET"], key, Config=config)
+    client.upload_fileobj(io.BytesIO(data), env["S3_BUCKET"], key, Config=config)
     head = client.head_object(Bucket=env["S3_BUCKET"], Key=key)
     assert head["ETag"].strip('"').endswith("-2") and not head.get("Metadata")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -30,13 +29,8 @@ def _caches(folder: str, names: list[str]) -> list[str]:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A project with this repository's storage package, and no settings of its own."""
-    project = tmp_path / "app"
-    project.mkdir()
-    (project / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0"\n')
-    shutil.copytree(PROJECT_ROOT / "services", project / "services", ignore=_caches)
-    return project
+def project(storage_project: Path) -> Path:
+    return storage_project
 
 
 def _write_env(path: Path, env: dict[str, str]) -> Path:
