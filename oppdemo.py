@@ -1,10 +1,12 @@
 """This project's own entry point: `uv run python oppdemo.py ...` is `oppdemo ...`."""
 
-import sys
-
 try:
+    import sys
+
     from oppdemo.__main__ import main
 except KeyboardInterrupt:  # Ctrl-C while the first module loads
+    import sys
+
     sys.stderr.write("Interrupted before anything was changed.\n")
     sys.exit(130)
 

@@ -238,6 +238,10 @@ def test_ctrl_c_while_starting_is_one_sentence_and_130(tmp_path: Path) -> None:
         time.sleep(delay)
         process.send_signal(signal.SIGINT)
         _stdout, stderr = process.communicate(timeout=30)
+        if stderr.startswith("Fatal Python error: init_"):
+            # The interpreter itself was still starting (a loaded machine): its own words.
+            assert 'File "<frozen' in stderr and "oppdemo" not in stderr, stderr
+            continue
         assert "Traceback" not in stderr, (delay, stderr)
         assert process.returncode in (0, 1, 130), (delay, process.returncode, stderr)
         if process.returncode == 130:
