@@ -25,6 +25,15 @@ ACCESS_KEY = "test-access-key"
 SECRET_KEY = "test-secret-key-never-shown"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """oppdemo's caches (remembered checksums) in the session's temp folder, not the user's,
+    for this process and every command it starts."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OPPDEMO_CACHE_DIR", str(tmp_path_factory.mktemp("oppdemo-cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A real S3 server (moto) speaking HTTP on a free port of 127.0.0.1."""

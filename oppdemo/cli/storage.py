@@ -273,7 +273,7 @@ def storage_migrate(
 
     from oppdemo import interrupt
     from oppdemo.cli import render
-    from oppdemo.storage import access, location, migration
+    from oppdemo.storage import access, checksums, location, migration
 
     context: StorageContext = ctx.obj
     source_file, target_file = (source.resolve() if source else None), to.resolve()
@@ -300,6 +300,7 @@ def storage_migrate(
         package, lambda: run_core(lambda: access.open_storage(package, source_env))
     )
     console, _ = consoles()
+    remembered = checksums.for_storage(origin)
     # The target (for S3: botocore and a client) is made while the source is read.
     plan, target = run_core(
         lambda: _storage_call(
@@ -309,9 +310,12 @@ def storage_migrate(
                 lambda: access.open_storage(package, target_env),
                 delete,
                 concurrency or 8,
+                remembered,
             ),
         )
     )
+    if remembered is not None:
+        remembered.save()
     deletions = sum(1 for step in plan.steps if step.action == "delete")
     copies = len(plan.steps) - deletions
     if deletions and not (copies or plan.unchanged or plan.skipped):
@@ -343,8 +347,11 @@ def storage_migrate(
             lambda: migration.run_migration(
                 plan, origin, target, concurrency, progress.show,
                 access.storage_errors(package), backup.keep, lambda: guard.received,
+                remembered,
             ),
         )  # fmt: skip
+    if remembered is not None:
+        remembered.save()
     kept_in = backup.where(context.project) if backup.kept else None
     if as_json:
         print_json({**report.to_dict(), "backups": kept_in})

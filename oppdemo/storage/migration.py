@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from oppdemo.storage.checksums import LocalChecksums
     from services.storage import StorageInterface
     from services.storage.base import FileInfo
 
@@ -130,19 +131,31 @@ def _read_md5(storage: StorageInterface, key: str) -> str:
     return digest.hexdigest()
 
 
+def _source_md5(
+    source: StorageInterface, checksums: LocalChecksums | None
+) -> Callable[[str], str | None]:
+    """How to learn a source file's MD5: remembered from an earlier run, or by reading it."""
+    if checksums is None:
+        return source.file_md5
+    return lambda key: checksums.md5(key, lambda: source.file_md5(key))
+
+
 def plan_migration(
     source: StorageInterface,
     target: StorageInterface | Callable[[], StorageInterface],
     delete: bool = False,
     concurrency: int = 8,
+    checksums: LocalChecksums | None = None,
 ) -> tuple[MigrationPlan, StorageInterface]:
     """What to copy so that the target holds every key of the source with the same bytes.
 
     `target` may be a function that makes the target storage: it is then made (for S3,
     botocore is imported and a client built) and listed in the background while the source
     is listed and its checksums computed, which a rerun needs for every key. Checksums the
-    target's listing shows are not needed are cancelled.
+    target's listing shows are not needed are cancelled. `checksums` remembers the MD5s of a
+    local source's files between runs.
     """
+    source_md5 = _source_md5(source, checksums)
     hashers = max(1, min(concurrency, os.cpu_count() or 1))
     with ThreadPoolExecutor(1) as lister, ThreadPoolExecutor(hashers) as pool:
 
@@ -160,9 +173,7 @@ def plan_migration(
             else:
                 wanted[info.key] = info
         early = {
-            key: pool.submit(source.file_md5, key)
-            for key, info in wanted.items()
-            if info.md5 is None
+            key: pool.submit(source_md5, key) for key, info in wanted.items() if info.md5 is None
         }
         try:
             target_storage, present = listing.result()
@@ -196,7 +207,7 @@ def plan_migration(
                 if mine_info.etag and known.origin == mine_info.etag:
                     return key, True, mine
                 theirs = theirs or known.md5
-                mine = mine or _read_md5(source, key)
+                mine = mine or source_md5(key) or _read_md5(source, key)
                 theirs = theirs or _read_md5(target_storage, key)
             return key, mine == theirs, mine
 
@@ -262,6 +273,7 @@ def run_migration(
     errors: tuple[type[BaseException], ...] = (OSError,),
     keep: Callable[[StorageInterface, str], None] | None = None,
     stopped: Callable[[], int | None] = lambda: None,
+    checksums: LocalChecksums | None = None,
 ) -> MigrationReport:
     """Carry out the plan: every copy first, then (only if all succeeded) every deletion.
 
@@ -270,9 +282,11 @@ def run_migration(
     exceptions that fail one key (the storage package's own, with OSError); anything else is
     a bug and stops the run. `concurrency` defaults to 8 copies at a time, 16 when the
     server copies (each is one short request). `stopped()` names the signal that asks the run
-    to stop: nothing new starts, copies in flight give up, no deletion runs.
+    to stop: nothing new starts, copies in flight give up, no deletion runs. `checksums`
+    remembers the MD5s of a local source's files, for the next run to compare without reading.
     """
     report = MigrationReport(plan)
+    source_md5 = _source_md5(source, checksums)
     large = threading.Semaphore(_LARGE_AT_ONCE)
     counted = threading.Lock()
     can_copy_from = getattr(target, "can_copy_from", None)
@@ -294,11 +308,12 @@ def run_migration(
         limit = large if step.size >= _LARGE else contextlib.nullcontext()
         with limit, source.open_file(step.key) as stream:
             md5 = step.md5
-            if md5 is None and step.size >= _KEEP_MD5_FROM and stream.seekable():
+            if md5 is None and stream.seekable() and (checksums or step.size >= _KEEP_MD5_FROM):
                 # A local file this large may go up to S3 in parts, whose ETag is no MD5:
                 # pass its MD5 along to be kept in the object's metadata. (A stream that
-                # cannot seek is hashed by the S3 backend on the way up.)
-                md5 = source.file_md5(step.key)
+                # cannot seek is hashed by the S3 backend on the way up.) A remembered MD5
+                # spares the next run reading the file.
+                md5 = source_md5(step.key)
             attributes = stream.attributes
             if step.md5 is None and step.etag:
                 # Remember which source object this is, to know it unchanged next time.
