@@ -51,6 +51,28 @@ def test_eject_removes_the_machinery_and_undo_puts_it_back(tmp_path: Path) -> No
     assert (project / "pyproject.toml").read_text() == pyproject
 
 
+def test_eject_with_a_custom_backups_folder_says_how_to_undo(tmp_path: Path) -> None:
+    project = make_demo_project(tmp_path)
+    text = (project / "pyproject.toml").read_text()
+    (project / "pyproject.toml").write_text(
+        text.replace("[tool.oppdemo]\n", '[tool.oppdemo]\nbackups = "var/oppdemo backups"\n', 1)
+    )
+    assert run_cli(project, "save").returncode == 0
+    before = capture(project, exclude=("var",))
+    done = run_cli(project, "eject", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "`oppdemo undo --backups 'var/oppdemo backups' " in done.stdout
+    # Without the table, the default folder is looked in, and the custom one must be named.
+    assert run_cli(project, "undo").returncode != 0
+    listed = run_cli(project, "backups", "--backups", "var/oppdemo backups", "--json")
+    assert [item["command"] for item in json.loads(listed.stdout)][-1] == "eject"
+    outside = run_cli(project, "undo", "--backups", "../elsewhere")
+    assert outside.returncode == 2 and "'..'" in outside.stderr
+    undone = run_cli(project, "undo", "--backups", "var/oppdemo backups")
+    assert undone.returncode == 0, undone.stderr
+    assert capture(project, exclude=("var",)) == before
+
+
 def test_eject_leaves_a_projects_own_oppdemo_py_alone(tmp_path: Path) -> None:
     project = make_fastopp_current(tmp_path / "fastopp")
     (project / "oppdemo.py").write_text("# FastOpp's own oppdemo.py\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,14 @@ from typing import TYPE_CHECKING
 
 from oppdemo.assets.compare import AssetDrift, DriftReport, compare_trees
 from oppdemo.assets.ignore import NO_IGNORES
-from oppdemo.assets.manifest import Asset, Manifest, load_manifest, parse_manifest
+from oppdemo.assets.manifest import (
+    DEFAULT_BACKUPS,
+    Asset,
+    Manifest,
+    load_manifest,
+    parse_manifest,
+    relative_path,
+)
 from oppdemo.assets.plan import (
     Operation,
     Plan,
@@ -37,12 +45,23 @@ class Outcome:
 
     plan: Plan
     record: Record | None = None
+    # Where the backup is kept, when `undo` must be told (no manifest names it any more).
+    backups_folder: str | None = None
+
+    @property
+    def undo_command(self) -> str | None:
+        """The command that puts this change back, if it made a backup."""
+        if self.record is None:
+            return None
+        option = f" --backups {shlex.quote(self.backups_folder)}" if self.backups_folder else ""
+        return f"oppdemo undo{option} {self.record.id}"
 
     def to_dict(self) -> dict[str, object]:
         """The `--json` form: the command, its backup (None on a dry run) and each operation."""
         return {
             "command": self.plan.command,
             "backup": self.record.id if self.record else None,
+            "undo": self.undo_command,
             "operations": [
                 {"action": operation.verb, "path": operation.path}
                 for operation in self.plan.operations
@@ -144,12 +163,20 @@ def destroy(project_dir: Path, dry_run: bool = False, force: bool = False) -> Ou
     return _change(manifest, build, dry_run)
 
 
-def undo(project_dir: Path, backup_id: str | None = None, dry_run: bool = False) -> Outcome:
-    """Put back the files as they were before a command (by default the latest one)."""
+def undo(
+    project_dir: Path,
+    backup_id: str | None = None,
+    dry_run: bool = False,
+    backups_folder: str | None = None,
+) -> Outcome:
+    """Put back the files as they were before a command (by default the latest one).
+
+    `backups_folder` (relative to the project) overrides the manifest's: after `eject`, no
+    manifest names a custom one any more."""
     from oppdemo.assets.engine import reverse_operations
 
     manifest = load_manifest(project_dir)
-    store = _store(manifest)
+    store = _store(manifest, backups_folder)
 
     def build() -> Plan:
         target = store.load(backup_id) if backup_id else store.latest()
@@ -163,7 +190,14 @@ def undo(project_dir: Path, backup_id: str | None = None, dry_run: bool = False)
         ]
         return Plan("undo", reverse_operations(store, target), tuple(stale), target.id)
 
-    return _change(manifest, build, dry_run)
+    if not store.folder.is_dir():
+        # Said before the lock, which would make the folder: a refused undo changes nothing.
+        named = store.folder.relative_to(manifest.root).as_posix()
+        raise PlanError(
+            f"There are no backups in {named}/: nothing to undo (after an eject whose backups "
+            "were kept elsewhere, name that folder with --backups)."
+        )
+    return _change(manifest, build, dry_run, store)
 
 
 @dataclass(frozen=True)
@@ -279,14 +313,16 @@ def eject(project_dir: Path, dry_run: bool = False) -> Outcome:
             guard.check()
             if not plan.operations:
                 return Outcome(plan)
-            return Outcome(plan, execute(store, plan, guard))
+            # Once the table is gone only the default folder is found without being named.
+            named = manifest.backups if manifest.backups != DEFAULT_BACKUPS else None
+            return Outcome(plan, execute(store, plan, guard), named)
         finally:
             staged.unlink(missing_ok=True)
 
 
-def backups(project_dir: Path) -> list[BackupSummary]:
-    """List the backups, oldest first."""
-    return _store(load_manifest(project_dir)).summaries()
+def backups(project_dir: Path, backups_folder: str | None = None) -> list[BackupSummary]:
+    """List the backups, oldest first (from `backups_folder` when given, as for `undo`)."""
+    return _store(load_manifest(project_dir), backups_folder).summaries()
 
 
 def prune_backups(
@@ -294,6 +330,7 @@ def prune_backups(
     keep: int | None = None,
     older_than_days: float | None = None,
     dry_run: bool = False,
+    backups_folder: str | None = None,
 ) -> PrunePlan:
     """Remove old backups: those beyond the `keep` newest and older than `older_than_days`."""
     from datetime import timedelta
@@ -302,7 +339,7 @@ def prune_backups(
 
     if keep is None and older_than_days is None:
         raise PlanError("Say which backups to prune: pass --keep N, --older-than DAYS, or both.")
-    store = _store(load_manifest(project_dir))
+    store = _store(load_manifest(project_dir), backups_folder)
     older_than = timedelta(days=older_than_days) if older_than_days is not None else None
     if dry_run:
         return store.prune_plan(keep, older_than)
@@ -313,14 +350,17 @@ def prune_backups(
     return plan
 
 
-def _change(manifest: Manifest, build: Callable[[], Plan], dry_run: bool) -> Outcome:
-    """Plan, check, and (unless a dry run) apply under the project lock."""
+def _change(
+    manifest: Manifest, build: Callable[[], Plan], dry_run: bool, store: BackupStore | None = None
+) -> Outcome:
+    """Plan, check, and (unless a dry run) apply under the project lock, backed up in `store`
+    (the manifest's backups folder by default)."""
     from oppdemo.assets import fileops
     from oppdemo.assets.engine import execute
     from oppdemo.assets.lock import project_lock
     from oppdemo.interrupt import deferred_signals
 
-    store = _store(manifest)
+    store = store or _store(manifest)
     if dry_run:
         plan = build()
         check_access(manifest.root, plan)
@@ -386,7 +426,10 @@ def _stale(tree: Tree, base: str) -> list[str]:
     return [join(base, key) for key in tree.temporaries]
 
 
-def _store(manifest: Manifest) -> BackupStore:
+def _store(manifest: Manifest, backups_folder: str | None = None) -> BackupStore:
     from oppdemo.assets.backups import BackupStore
 
-    return BackupStore(manifest.root, manifest.root / manifest.backups)
+    folder = manifest.backups
+    if backups_folder is not None:
+        folder = relative_path(backups_folder, "--backups")
+    return BackupStore(manifest.root, manifest.root / folder)

@@ -21,6 +21,7 @@ _TOP_KEYS = {"snapshot", "backups", "ignore", "assets", "storage", "hooks"}
 HOOK_EVENTS = ("after-save", "after-restore", "after-destroy")
 # The module that provides get_storage(): this project's layout (FastOpp's 2025 one).
 DEFAULT_STORAGE = "services.storage"
+DEFAULT_BACKUPS = "backups"
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _ASSET_KEYS = {"path", "saved", "base"}
 
@@ -89,8 +90,8 @@ def parse_manifest(root: Path, section: Any) -> Manifest:
     if not isinstance(section, dict):
         raise ManifestError(f"{where} must be a table: see the README's manifest section.")
     _reject_unknown_keys(section, _TOP_KEYS, where)
-    snapshot = _relative_path(section.get("snapshot", "demo_assets"), f"{where}.snapshot")
-    backups = _relative_path(section.get("backups", "backups"), f"{where}.backups")
+    snapshot = relative_path(section.get("snapshot", "demo_assets"), f"{where}.snapshot")
+    backups = relative_path(section.get("backups", DEFAULT_BACKUPS), f"{where}.backups")
     if _overlaps(snapshot, backups):
         raise ManifestError(f"{where}.backups ({backups!r}) overlaps the snapshot ({snapshot!r}).")
     patterns = section.get("ignore", [])
@@ -144,9 +145,9 @@ def _parse_asset(raw: Any, where: str, snapshot: str, backups: str) -> Asset:
     _reject_unknown_keys(raw, _ASSET_KEYS, where)
     if "path" not in raw:
         raise ManifestError(f"{where}.path is missing: name the folder or file of the asset.")
-    path = _relative_path(raw["path"], f"{where}.path")
-    saved = _relative_path(raw.get("saved", path), f"{where}.saved")
-    base = _relative_path(raw["base"], f"{where}.base") if "base" in raw else None
+    path = relative_path(raw["path"], f"{where}.path")
+    saved = relative_path(raw.get("saved", path), f"{where}.saved")
+    base = relative_path(raw["base"], f"{where}.base") if "base" in raw else None
     for name, folder in (("snapshot", snapshot), ("backups", backups)):
         if _overlaps(path, folder):
             raise ManifestError(
@@ -180,7 +181,7 @@ def _reject_unknown_keys(table: dict[str, Any], allowed: set[str], where: str) -
         )
 
 
-def _relative_path(value: Any, where: str) -> str:
+def relative_path(value: Any, where: str) -> str:
     """Check that `value` is a clean POSIX path inside the project and return it normalised."""
     if not isinstance(value, str):
         raise ManifestError(f"{where} must be a string, not {type(value).__name__}.")

@@ -10,6 +10,7 @@ import typer
 
 from oppdemo.cli.common import (
     AsJson,
+    BackupsFolder,
     DryRun,
     Format,
     app,
@@ -183,14 +184,17 @@ def undo(
     backup_id: Annotated[
         str | None, typer.Argument(help="The backup to reverse (default: the latest).")
     ] = None,
+    backups_folder: BackupsFolder = None,
     dry_run: DryRun = False,
     as_json: AsJson = False,
 ) -> None:
-    """Put the files back as they were before a save, restore, destroy or undo."""
+    """Put the files back as they were before a save, restore, destroy, eject or undo."""
     from oppdemo.assets import commands
 
     show_outcome(
-        run_core(lambda: commands.undo(ctx.obj, backup_id, dry_run=dry_run)), dry_run, as_json
+        run_core(lambda: commands.undo(ctx.obj, backup_id, dry_run, backups_folder)),
+        dry_run,
+        as_json,
     )
 
 
@@ -225,6 +229,7 @@ def backups(
         float | None,
         typer.Option("--older-than", min=0, help="With --prune: only those older than DAYS."),
     ] = None,
+    backups_folder: BackupsFolder = None,
     dry_run: DryRun = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     as_json: AsJson = False,
@@ -238,7 +243,7 @@ def backups(
     if not prune:
         if keep is not None or older_than is not None:
             fail("--keep and --older-than choose what --prune removes: add --prune.")
-        summaries = run_core(lambda: commands.backups(ctx.obj))
+        summaries = run_core(lambda: commands.backups(ctx.obj, backups_folder))
         if as_json:
             print_json([asdict(summary) for summary in summaries])
         else:
@@ -246,7 +251,9 @@ def backups(
         return
 
     def run(preview: bool) -> PrunePlan:
-        return run_core(lambda: commands.prune_backups(ctx.obj, keep, older_than, dry_run=preview))
+        return run_core(
+            lambda: commands.prune_backups(ctx.obj, keep, older_than, preview, backups_folder)
+        )
 
     plan = run(True)
     if not dry_run and plan.remove:

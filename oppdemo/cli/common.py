@@ -31,6 +31,14 @@ app = typer.Typer(
 
 DryRun = Annotated[bool, typer.Option("--dry-run", "-n", help="Print the plan and change nothing.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+BackupsFolder = Annotated[
+    str | None,
+    typer.Option(
+        "--backups",
+        metavar="FOLDER",
+        help="The backups folder, relative to the project (after eject of a custom one).",
+    ),
+]
 
 
 class Format(StrEnum):

@@ -64,7 +64,7 @@ def outcome(console: Console, result: Outcome, dry_run: bool) -> None:
     else:
         console.print(
             f"{_PAST_TENSE[plan.command]}: {counts}. Backup {result.record.id}; "
-            f"`oppdemo undo {result.record.id}` puts it back."
+            f"`{result.undo_command}` puts it back."
         )
 
 
