@@ -3,6 +3,7 @@ copies, links, foreign objects, folder markers, metadata, and server-side copies
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -373,3 +374,39 @@ def test_bad_prefixes_endpoints_and_backups_are_one_sentence(project: Path) -> N
     result = run_cli(project, "storage", "rm", "k.txt")
     assert result.returncode == 2 and "is a file" in result.stderr
     assert (project / "static/uploads/k.txt").exists()
+
+
+def test_above_the_copy_object_limit_the_server_copies_part_by_part(
+    s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above 5 GiB CopyObject is refused by S3: UploadPartCopy, still without a byte here.
+    The limit is lowered to 5 MiB (S3's smallest part) so that moto copies 11 MiB in 3 parts."""
+    from services.storage import s3 as s3_module
+
+    from .conftest import make_s3_storage
+
+    part = 5 * 1024 * 1024
+    monkeypatch.setattr(s3_module, "_COPY_LIMIT", part)
+    data = os.urandom(2 * part + 1024 * 1024)
+    client = _client(s3_env)
+    client.put_object(  # type: ignore[attr-defined]
+        Bucket=s3_env["S3_BUCKET"], Key="big/video.mp4", Body=data, ContentType="video/mp4",
+        CacheControl="max-age=60", Metadata={"author": "ada"},
+    )  # fmt: skip
+    target_env = _second_bucket(s3_env)
+    source = make_s3_storage(s3_env, multipart_threshold=part)
+    target = make_s3_storage(target_env, multipart_threshold=part)
+    assert target.can_copy_from(source)
+    info = next(iter(source.iter_files("big/")))
+    target.copy_from(source, "big/video.mp4", info.size, info.md5, info.etag)
+
+    head = client.head_object(Bucket=target_env["S3_BUCKET"], Key="big/video.mp4")  # type: ignore[attr-defined]
+    assert head["ETag"].strip('"').endswith("-3"), "copied in three parts"
+    assert (head["ContentType"], head["CacheControl"]) == ("video/mp4", "max-age=60")
+    assert head["Metadata"]["author"] == "ada"
+    assert target.file_info("big/video.mp4").origin == info.etag
+    copied = client.get_object(Bucket=target_env["S3_BUCKET"], Key="big/video.mp4")  # type: ignore[attr-defined]
+    assert copied["Body"].read() == data
+    # A single-part source that large: its MD5 goes along, as the parts' ETag is none.
+    target.copy_from(source, "big/video.mp4", info.size, info.md5, None)
+    assert target.file_info("big/video.mp4").md5 == hashlib.md5(data).hexdigest()

@@ -356,8 +356,9 @@ class S3Storage(StorageInterface):
                     attributes.content_disposition,
                     {**attributes.metadata, ORIGIN_METADATA: etag},
                 )
+            # The MD5 of a single-part source too large for CopyObject: its parts' ETag won't be.
             extra = _extra_args(head.get("ContentType") or "application/octet-stream",
-                                attributes, None)  # fmt: skip
+                                attributes, md5)  # fmt: skip
             if size <= _COPY_LIMIT:
                 self._client.copy_object(
                     Bucket=bucket,
@@ -368,6 +369,9 @@ class S3Storage(StorageInterface):
                 )
                 return
             # Above 5 GiB: UploadPartCopy, part by part, still on the server.
+            # A multipart upload has no metadata directive: s3transfer applies these attributes
+            # only when told to replace (else it copies the source's and drops the origin).
+            extra["MetadataDirective"] = "REPLACE"
             with self._transfer_manager() as manager:
                 manager.copy(copy_source, bucket, object_key, extra_args=extra).result()
 
