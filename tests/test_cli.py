@@ -218,9 +218,11 @@ def test_changing_commands_speak_json(project: Path) -> None:
     assert planned == {
         "command": "save",
         "backup": None,
+        "undo": None,
         "operations": [{"action": "overwrite", "path": "demo_assets/scripts/seed.py"}],
     }
     saved = json.loads(run_cli(project, "save", "--json").stdout)
+    assert saved["undo"] == f"oppdemo undo {saved['backup']}"
     assert saved["backup"] in [
         row["id"] for row in json.loads(run_cli(project, "backups", "--json").stdout)
     ]
