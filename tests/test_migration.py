@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -163,7 +164,7 @@ def test_rm_and_migrate_never_delete_through_a_link(project: Path) -> None:
     (uploads / "uploads").mkdir()
     (uploads / "uploads/alias.jpg").symlink_to("../sample_photos/seeded.jpg")
     result = run_cli(project, "storage", "rm", "uploads/alias.jpg")
-    assert result.returncode == 2 and "symbolic link" in result.stderr
+    assert result.returncode == 1 and "symbolic link" in result.stderr
     assert (uploads / "sample_photos/seeded.jpg").read_bytes() == b"seeded"
     assert (uploads / "uploads/alias.jpg").is_symlink()
 
@@ -333,6 +334,15 @@ def test_user_info_in_the_endpoint_is_never_shown(project: Path, s3_env: dict[st
         assert "ada:" not in result.stdout + result.stderr, arguments
     url = run_cli(project, "storage", "url", "a.txt").stdout.strip()
     assert url.startswith(s3_env["S3_ENDPOINT_URL"]), url
+    # Presigned, the URL is signed for the host alone: still no user info, and it still works.
+    _write_env(project / ".env", {**s3_env, "S3_ENDPOINT_URL": endpoint, "S3_PRESIGN": "true"})
+    for arguments in (("url", "a.txt"), ("check",)):
+        result = run_cli(project, "storage", *arguments)
+        assert "hunter2" not in result.stdout + result.stderr, arguments
+    signed = run_cli(project, "storage", "url", "a.txt").stdout.strip()
+    assert "X-Amz-Signature=" in signed or "Signature=" in signed, signed
+    with urllib.request.urlopen(signed, timeout=10) as response:
+        assert response.read() == b"a"
 
 
 # What the operators who attacked it found
@@ -410,3 +420,34 @@ def test_above_the_copy_object_limit_the_server_copies_part_by_part(
     # A single-part source that large: its MD5 goes along, as the parts' ETag is none.
     target.copy_from(source, "big/video.mp4", info.size, info.md5, None)
     assert target.file_info("big/video.mp4").md5 == hashlib.md5(data).hexdigest()
+
+
+def test_put_over_an_object_keeps_a_copy_of_it_first(project: Path) -> None:
+    uploads = project / "static/uploads"
+    (uploads / "photos").mkdir(parents=True)
+    (uploads / "photos/p1.jpg").write_bytes(b"photo 1")
+    new = project / "new.jpg"
+    new.write_bytes(b"new")
+    result = run_cli(project, "storage", "put", str(new), "photos/p1.jpg")
+    assert result.returncode == 0, result.stderr
+    assert (uploads / "photos/p1.jpg").read_bytes() == b"new"
+    kept = _local_files(project / "backups/storage")
+    assert list(kept.values()) == [b"photo 1"] and "first copied" in result.stdout
+    folder = run_cli(project, "storage", "put", str(project), "photos/p1.jpg")
+    assert folder.returncode == 2 and "not a file" in folder.stderr
+    assert (uploads / "photos/p1.jpg").read_bytes() == b"new"
+
+
+def test_rm_of_a_key_that_is_also_a_prefix_keeps_both_copies(
+    project: Path, s3_env: dict[str, str]
+) -> None:
+    client = _client(s3_env)
+    client.put_object(Bucket=s3_env["S3_BUCKET"], Key="f", Body=b"object f")  # type: ignore[attr-defined]
+    client.put_object(Bucket=s3_env["S3_BUCKET"], Key="f/g.jpg", Body=b"object f/g")  # type: ignore[attr-defined]
+    _write_env(project / ".env", s3_env)
+    result = run_cli(project, "storage", "rm", "--yes", "f", "f/g.jpg")
+    assert result.returncode == 0, result.stderr
+    assert _bucket_objects(s3_env) == {}
+    kept = _local_files(project / "backups")
+    assert sorted(kept.values()) == [b"object f", b"object f/g"]
+    assert sorted(key.split("/", 2)[2] for key in kept) == ["f", "f/g.jpg"]

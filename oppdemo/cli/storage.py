@@ -106,15 +106,37 @@ def storage_put(
     file: Annotated[Path, typer.Argument(help="The local file to upload.")],
     key: Annotated[str, typer.Argument(help="Where to store it, such as photos/a.jpg.")],
 ) -> None:
-    """Store a local file under KEY (streamed, any size) and print its URL."""
+    """Store a local file under KEY (streamed, any size) and print its URL; an object already
+    stored there is first copied into the backups folder's storage/."""
+    import signal
+
+    from oppdemo import interrupt
+    from oppdemo.storage.access import ObjectBackup
+    from oppdemo.storage.migration import MeteredStream, MigrationStopped
+
     source = file.resolve()  # before the command moves to the project folder
     package, storage = _open_storage(ctx)
+    if not source.is_file():
+        fail(f"{file} is not a file: give the path of a local file to upload.")
     try:
         stream = open(source, "rb")  # noqa: SIM115 - closed by the with below
     except OSError as error:
         fail(f"Cannot read {file} ({error.strerror}): check the path.")
-    with stream:
-        url = _storage_call(package, lambda: storage.save_stream(stream, key))
+    backup = run_core(lambda: ObjectBackup(ctx.obj.project))
+    # Ctrl-C or SIGTERM stops the upload whole: no object, no multipart upload left behind.
+    with stream, interrupt.deferred_signals() as guard:
+        if _storage_call(package, lambda: storage.file_exists(key)):
+            _storage_call(package, lambda: run_core(lambda: backup.keep(storage, key)))
+        metered = MeteredStream(stream, lambda: guard.received is not None, lambda size: None)
+        try:
+            url = _storage_call(package, lambda: storage.save_stream(metered, key))
+        except MigrationStopped:
+            url = None
+    if backup.kept:
+        print(f"The object it replaced was first copied into {backup.where(ctx.obj.project)}/.")
+    if guard.received is not None or url is None:
+        stopped = interrupt.Interrupted("", guard.received or signal.SIGINT)
+        fail(f"Interrupted ({stopped.signal_name}): {key} was not stored.", stopped.exit_code)
     print(url)
 
 
@@ -148,7 +170,10 @@ def storage_rm(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete stored keys (each is first copied into the backups folder's storage/)."""
+    from oppdemo import interrupt
+    from oppdemo.storage import access
     from oppdemo.storage.access import ObjectBackup
+    from oppdemo.storage.removal import remove_keys
 
     package, storage = _open_storage(ctx)
     if len(keys) > 1 and not yes:
@@ -156,18 +181,21 @@ def storage_rm(
             fail("Deleting several keys needs confirmation: pass --yes when not in a terminal.")
         typer.confirm(f"Delete {len(keys)} stored files? (a copy is kept)", abort=True)
     backup = run_core(lambda: ObjectBackup(ctx.obj.project))
-    missing = 0
-    for key in keys:
-        _storage_call(package, lambda key=key: backup.keep(storage, key))  # type: ignore[misc]
-        if _storage_call(package, lambda key=key: storage.delete_file(key)):  # type: ignore[misc]
-            print(f"deleted {key}")
-        else:
-            print(f"not found {key}")
-            missing += 1
-    if backup.kept:
+    removal = remove_keys(
+        storage, keys, backup, access.storage_errors(package), print,
+        lambda line: print(line, file=sys.stderr),
+    )  # fmt: skip
+    if removal.deleted:
         where = backup.where(ctx.obj.project)
         print(f"A copy of each deleted file is in {where}/: `oppdemo storage put` restores one.")
-    raise typer.Exit(EXIT_DRIFT if missing else EXIT_OK)
+    if removal.stopped_by is not None:
+        stopped = interrupt.Interrupted("", removal.stopped_by)
+        fail(
+            f"Interrupted ({stopped.signal_name}) after {removal.deleted} of {len(keys)} "
+            "key(s): the rest were not deleted.",
+            stopped.exit_code,
+        )
+    raise typer.Exit(EXIT_DRIFT if removal.missing or removal.failed else EXIT_OK)
 
 
 @storage_app.command("prune-incoming")
@@ -346,7 +374,8 @@ def storage_migrate(
             package,
             lambda: migration.run_migration(
                 plan, origin, target, concurrency, progress.show,
-                access.storage_errors(package), backup.keep, lambda: guard.received,
+                (*access.storage_errors(package), access.BackupFailed), backup.keep,
+                lambda: guard.received,
                 remembered,
             ),
         )  # fmt: skip

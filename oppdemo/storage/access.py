@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import shutil
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
@@ -137,6 +136,17 @@ def backups_folder(project: Path) -> Path:
     return project / load_manifest(project).backups
 
 
+class BackupFailed(OppdemoError):
+    """No copy of an object could be kept: it is left in place, unchanged."""
+
+    def __init__(self, key: str, folder: Path, error: OSError) -> None:
+        reason = error.strerror or str(error)
+        super().__init__(
+            f"Cannot keep a copy of {key!r} in {folder} ({reason}), so it was left unchanged: "
+            "free space there, or name another folder in [tool.oppdemo] backups."
+        )
+
+
 class ObjectBackup:
     """Local copies of stored objects, taken just before a command replaces or deletes them,
     in `<backups>/storage/<time>/` (the manifest's backups folder)."""
@@ -151,28 +161,64 @@ class ObjectBackup:
                     "name another folder in [tool.oppdemo] backups. Nothing was changed."
                 )
         self.folder = base / "storage" / stamp
+        # Where copies went: more than one folder when a key is also a prefix ("f", "f/g").
+        self.folders: list[Path] = [self.folder]
         self.kept = 0
         self._lock = threading.Lock()
 
+    def _place(self, key: str) -> Path:
+        """A path for `key`'s copy where no earlier copy is in the way: an object `f` and an
+        object `f/g.jpg` cannot both be files of one folder, so the second goes to the next."""
+        parts = safe_key(key).split("/")
+        with self._lock:
+            for index in range(len(self.folders) + 1):
+                if index == len(self.folders):
+                    self.folders.append(self.folder.with_name(f"{self.folder.name}-{index + 1}"))
+                root = self.folders[index]
+                ancestors = [root.joinpath(*parts[:depth]) for depth in range(1, len(parts))]
+                path = root.joinpath(*parts)
+                if not any(ancestor.is_file() for ancestor in ancestors) and not path.is_dir():
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    return path
+        raise AssertionError("unreachable: a new folder always has room")
+
     def keep(self, storage: Any, key: str) -> None:
-        """Copy `key` out of `storage`; an object already gone needs no copy."""
-        path = self.folder.joinpath(*safe_key(key).split("/"))
+        """Copy `key` out of `storage`; an object already gone needs no copy. A copy that
+        cannot be written raises `BackupFailed`: the object must then stay where it is."""
         try:
-            with storage.open_file(key) as stream:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                # Written beside its place and renamed into it: a copy is whole or absent.
-                descriptor, temporary = tempfile.mkstemp(prefix=".keep-", dir=path.parent)
-                try:
-                    with os.fdopen(descriptor, "wb") as output:
-                        shutil.copyfileobj(stream, output, _CHUNK)  # type: ignore[misc]
-                    os.replace(temporary, path)
-                except BaseException:
-                    Path(temporary).unlink(missing_ok=True)
-                    raise
+            opened = storage.open_file(key)
         except FileNotFoundError:
             return
+        with opened as stream:
+            try:
+                path = self._place(key)
+                # Written beside its place and renamed into it: a copy is whole or absent.
+                descriptor, temporary = tempfile.mkstemp(prefix=".keep-", dir=path.parent)
+            except OSError as error:
+                raise BackupFailed(key, self.folder, error) from None
+            try:
+                with os.fdopen(descriptor, "wb") as output:
+                    # Reading raises the storage's errors; writing here raises BackupFailed.
+                    while chunk := stream.read(_CHUNK):
+                        try:
+                            output.write(chunk)
+                        except OSError as error:
+                            raise BackupFailed(key, self.folder, error) from None
+                    try:
+                        output.flush()
+                    except OSError as error:
+                        raise BackupFailed(key, self.folder, error) from None
+                try:
+                    os.replace(temporary, path)
+                except OSError as error:
+                    raise BackupFailed(key, self.folder, error) from None
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
         with self._lock:
             self.kept += 1
 
     def where(self, project: Path) -> str:
-        return os.path.relpath(self.folder, project)
+        """The folder(s) that hold the copies, relative to the project."""
+        used = [folder for folder in self.folders if folder.exists()] or [self.folder]
+        return "/, ".join(os.path.relpath(folder, project) for folder in used)

@@ -235,7 +235,7 @@ def plan_migration(
     return plan, target_storage
 
 
-class _Metered:
+class MeteredStream:
     """A source stream that counts the bytes read through it and gives up once stopped."""
 
     def __init__(self, stream: Any, stop: Callable[[], bool], count: Callable[[int], None]):
@@ -321,7 +321,7 @@ def run_migration(
                 attributes = type(attributes)(
                     attributes.cache_control, attributes.content_disposition, metadata
                 )
-            metered = _Metered(stream, is_stopped, count)
+            metered = MeteredStream(stream, is_stopped, count)
             target.save_stream(metered, step.key, stream.content_type, md5, attributes)
 
     def carry_out(step: Step) -> StepResult:

@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 from urllib.parse import quote, urlsplit
 
 from .base import CHUNK_SIZE, FileInfo, ObjectAttributes, Readable, StorageInterface, StoredFile
-from .config import S3Settings
+from .config import S3Settings, without_userinfo
 from .errors import (
     StorageAccessError,
     StorageConfigError,
@@ -315,9 +315,7 @@ class S3Storage(StorageInterface):
                 ],
                 ExpiresIn=expires,
             )
-        endpoint = self.settings.endpoint_url
-        if endpoint and self.settings.shown_endpoint != endpoint:
-            form["url"] = form["url"].replace(endpoint, self.settings.shown_endpoint or "", 1)
+        form["url"] = without_userinfo(form["url"])
         return form
 
     def can_copy_from(self, source: StorageInterface) -> bool:
@@ -474,7 +472,8 @@ class S3Storage(StorageInterface):
                     Params={"Bucket": settings.bucket, "Key": object_key},
                     ExpiresIn=settings.presign_expires,
                 )
-            return url
+            # The signature covers the host, never the user info: that is a secret to drop.
+            return without_userinfo(url)
         return f"{self._bucket_url()}/{quote(object_key, safe='/')}"
 
     def plain_url(self, path: str) -> str:

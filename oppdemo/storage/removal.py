@@ -1,0 +1,60 @@
+"""`storage rm`: delete keys one by one, each first copied into the backups folder.
+
+A key whose copy cannot be kept, or whose deletion fails, is reported and left; the others
+go on. Ctrl-C and SIGTERM stop between keys: the key in hand is finished (copied, then
+deleted), none after it starts, and the report says how far it got.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from oppdemo.interrupt import deferred_signals
+from oppdemo.storage.access import BackupFailed, ObjectBackup
+
+
+@dataclass
+class Removal:
+    """What `remove_keys` did: the counts, and the signal that stopped it if one did."""
+
+    deleted: int = 0
+    missing: int = 0
+    failed: int = 0
+    stopped_by: int | None = None
+
+
+def remove_keys(
+    storage: Any,
+    keys: Iterable[str],
+    backup: ObjectBackup,
+    errors: tuple[type[BaseException], ...],
+    say: Callable[[str], None],
+    warn: Callable[[str], None],
+) -> Removal:
+    """Copy out, then delete, each key; `errors` (the storage's own) fail one key alone.
+    `say` gets one line per key as it is done, `warn` one per key that failed."""
+    removal = Removal()
+    failures: tuple[type[BaseException], ...] = (BackupFailed, *errors)
+    with deferred_signals() as guard:
+        for key in keys:
+            if guard.received is not None:
+                removal.stopped_by = guard.received
+                break
+            try:
+                backup.keep(storage, key)
+                deleted = storage.delete_file(key)
+            except FileNotFoundError:
+                deleted = False
+            except failures as error:
+                warn(f"failed {key}: {error}")
+                removal.failed += 1
+                continue
+            if deleted:
+                say(f"deleted {key}")
+                removal.deleted += 1
+            else:
+                say(f"not found {key}")
+                removal.missing += 1
+    return removal
