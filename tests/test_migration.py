@@ -247,6 +247,34 @@ def test_folder_markers_are_skipped_never_failed(project: Path, s3_env: dict[str
     assert _local_files(project / "down") == {"photos/a.jpg": b"a"}
 
 
+def test_a_key_ending_in_a_slash_that_holds_data_is_no_marker(
+    project: Path, s3_env: dict[str, str]
+) -> None:
+    """The storage's key rules refuse such a key: it fails, loudly, and is never skipped."""
+    client = _client(s3_env)
+    client.put_object(Bucket=s3_env["S3_BUCKET"], Key="notes/", Body=b"IMPORTANT")  # type: ignore[attr-defined]
+    source = _write_env(project / ".env.source", s3_env)
+    target = _write_env(project / ".env.bucket", _second_bucket(s3_env))
+    result = _migrate(project, "--from", str(source), "--to", str(target), "--json")
+    report = json.loads(result.stdout)
+    assert result.returncode == 1 and (report["failed"], report["skipped"]) == (1, [])
+    assert "'notes/'" in report["steps"][0]["error"]
+
+
+def test_a_source_of_folder_markers_alone_is_empty_for_delete(
+    project: Path, s3_env: dict[str, str]
+) -> None:
+    client = _client(s3_env)
+    client.put_object(Bucket=s3_env["S3_BUCKET"], Key="uploads/", Body=b"")  # type: ignore[attr-defined]
+    target_env = _second_bucket(s3_env)
+    client.put_object(Bucket=target_env["S3_BUCKET"], Key="keep.jpg", Body=b"keep")  # type: ignore[attr-defined]
+    source = _write_env(project / ".env.source", {**s3_env, "S3_PREFIX": "uploads"})
+    target = _write_env(project / ".env.target", target_env)
+    result = _migrate(project, "--from", str(source), "--to", str(target), "--delete", "--yes")
+    assert result.returncode == 2 and "is empty" in result.stderr
+    assert _bucket_objects(target_env) == {"keep.jpg": b"keep"}
+
+
 @pytest.mark.parametrize("how", ["server-side", "streamed"])
 def test_metadata_travels_from_bucket_to_bucket(
     project: Path, s3_env: dict[str, str], how: str

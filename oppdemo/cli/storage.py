@@ -346,7 +346,7 @@ def storage_migrate(
         remembered.save()
     deletions = sum(1 for step in plan.steps if step.action == "delete")
     copies = len(plan.steps) - deletions
-    if deletions and not (copies or plan.unchanged or plan.skipped):
+    if deletions and not (copies or plan.unchanged):  # folder markers are no content
         fail(
             f"The source ({plan.source}) is empty, so --delete would delete all {deletions} "
             "file(s) of the target: check the source's settings (run without --delete to "
@@ -394,9 +394,10 @@ def storage_migrate(
     if report.stopped_by is not None:
         stopped = interrupt.Interrupted("", report.stopped_by)
         _, errors = consoles()
+        deleted = report.count("deleted")
+        done = f"{deleted} deletion(s) ran, the rest did not" if deleted else "no deletion ran"
         errors.print(
-            f"Interrupted ({stopped.signal_name}): no deletion ran; "
-            "run the same command again to finish.",
+            f"Interrupted ({stopped.signal_name}): {done}; run the same command again to finish.",
             highlight=False,
         )
         raise typer.Exit(stopped.exit_code)

@@ -119,7 +119,10 @@ class MigrationReport:
 
 
 def _is_folder_marker(info: FileInfo) -> bool:
-    return info.key == "" or info.key.endswith("/")
+    """A zero-byte key ending in '/' (what S3 consoles make for "Create folder"). Such a key
+    holding data is no marker: it is planned like any key, and fails by the storage's key
+    rules (an empty segment), never skipped in silence."""
+    return info.size == 0 and (info.key == "" or info.key.endswith("/"))
 
 
 def _read_md5(storage: StorageInterface, key: str) -> str:
