@@ -351,6 +351,23 @@ def test_rm_and_migrate_keep_their_copies_in_the_manifests_backups_folder(
     assert (kept[1] / "b.jpg").read_bytes() == b"old b"
 
 
+def test_a_backups_folder_inside_the_upload_folder_is_refused(
+    project: Path, s3_env: dict[str, str]
+) -> None:
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "app"\nversion = "0"\n\n[tool.oppdemo]\nbackups = "static/uploads/bk"\n'
+    )
+    files = _photos(project / "static/uploads", 2)
+    before = _local_files(project / "static/uploads")
+    removed = run_cli(project, "storage", "rm", next(iter(files)))
+    assert removed.returncode == 2 and "overlaps the upload folder" in removed.stderr
+    source = _write_env(project / ".env.source", s3_env)
+    local = _write_env(project / ".env.local", {"UPLOAD_DIR": "static/uploads"})
+    migrated = _migrate(project, "--from", str(source), "--to", str(local), "--delete")
+    assert migrated.returncode == 2 and "[tool.oppdemo] backups" in migrated.stderr
+    assert _local_files(project / "static/uploads") == before
+
+
 def test_user_info_in_the_endpoint_is_never_shown(project: Path, s3_env: dict[str, str]) -> None:
     endpoint = s3_env["S3_ENDPOINT_URL"].replace("http://", "http://ada:hunter2@")
     _write_env(project / ".env", {**s3_env, "S3_ENDPOINT_URL": endpoint})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -37,10 +37,12 @@ storage_app = typer.Typer(
 app.add_typer(storage_app, name="storage")
 
 
-@dataclass(frozen=True)
+@dataclass
 class StorageContext:
     project: Path
     env_file: Path | None
+    # The settings the storage was opened with, once it is.
+    settings: dict[str, str] = field(default_factory=dict)
 
 
 @storage_app.callback()
@@ -67,6 +69,7 @@ def _open_storage(ctx: typer.Context) -> tuple[ModuleType, StorageInterface]:
     os.chdir(context.project)
     package = run_core(lambda: access.storage_package(context.project))
     env = run_core(lambda: access.current_settings(package, context.env_file))
+    context.settings = env
     storage = _storage_call(package, lambda: run_core(lambda: access.open_storage(package, env)))
     return package, storage
 
@@ -122,7 +125,7 @@ def storage_put(
         stream = open(source, "rb")  # noqa: SIM115 - closed by the with below
     except OSError as error:
         fail(f"Cannot read {file} ({error.strerror}): check the path.")
-    backup = run_core(lambda: ObjectBackup(ctx.obj.project))
+    backup = run_core(lambda: ObjectBackup(ctx.obj.project, ctx.obj.settings))
     # Ctrl-C or SIGTERM stops the upload whole: no object, no multipart upload left behind.
     with stream, interrupt.deferred_signals() as guard:
         if _storage_call(package, lambda: storage.file_exists(key)):
@@ -180,7 +183,7 @@ def storage_rm(
         if not sys.stdin.isatty():
             fail("Deleting several keys needs confirmation: pass --yes when not in a terminal.")
         typer.confirm(f"Delete {len(keys)} stored files? (a copy is kept)", abort=True)
-    backup = run_core(lambda: ObjectBackup(ctx.obj.project))
+    backup = run_core(lambda: ObjectBackup(ctx.obj.project, ctx.obj.settings))
     removal = remove_keys(
         storage, keys, backup, access.storage_errors(package), print,
         lambda line: print(line, file=sys.stderr),
@@ -222,7 +225,7 @@ def storage_prune_incoming(
         if not sys.stdin.isatty():
             fail("prune-incoming deletes objects and needs confirmation: pass --yes.")
         typer.confirm(f"Delete {len(stale)} unconfirmed upload(s)? (a copy is kept)", abort=True)
-    backup = run_core(lambda: ObjectBackup(ctx.obj.project))
+    backup = run_core(lambda: ObjectBackup(ctx.obj.project, ctx.obj.settings))
     for info in stale:
         _storage_call(package, lambda key=info.key: backup.keep(storage, key))  # type: ignore[misc]
         _storage_call(package, lambda key=info.key: storage.delete_file(key))  # type: ignore[misc]
@@ -323,7 +326,7 @@ def storage_migrate(
         )
     )
     run_core(lambda: location.refuse_unusable_folders(source_env, target_env, context.project))
-    backup = run_core(lambda: access.ObjectBackup(context.project))
+    backup = run_core(lambda: access.ObjectBackup(context.project, source_env, target_env))
     origin = _storage_call(
         package, lambda: run_core(lambda: access.open_storage(package, source_env))
     )

@@ -151,9 +151,15 @@ class ObjectBackup:
     """Local copies of stored objects, taken just before a command replaces or deletes them,
     in `<backups>/storage/<time>/` (the manifest's backups folder)."""
 
-    def __init__(self, project: Path) -> None:
+    def __init__(self, project: Path, *settings: Mapping[str, str]) -> None:
+        """`settings` are those of the storages the command changes or reads: the backups
+        folder must lie outside their upload folders."""
+        from oppdemo.storage.location import refuse_backups_overlap, storage_location
+
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
         base = backups_folder(project)
+        places = [storage_location(env, project) for env in settings]
+        refuse_backups_overlap(base, *places)
         for folder in (base, base / "storage"):
             if folder.exists() and not folder.is_dir():
                 raise SettingsFileError(

@@ -138,3 +138,18 @@ def refuse_unusable_folders(
                 f"The {role} {folder} is a file, not a folder: check UPLOAD_DIR in the "
                 f"{role}'s settings."
             )
+
+
+def refuse_backups_overlap(backups: Path, *places: Location | None) -> None:
+    """The backups folder must not overlap an upload folder: copies of deleted files would
+    still be served there, and a migrate would copy (and back up) its own backups."""
+    real = os.path.normcase(os.path.realpath(backups)).rstrip(os.sep) + os.sep
+    for place in places:
+        if place is None or place.container != "filesystem":
+            continue
+        if real.startswith(place.path) or place.path.startswith(real):
+            raise OverlapError(
+                f"The backups folder ({backups}) overlaps the upload {place.shown}: copies of "
+                "deleted files would be served and migrated with the uploads; name a folder "
+                "outside it in [tool.oppdemo] backups. Nothing was changed."
+            )
