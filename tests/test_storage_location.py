@@ -104,3 +104,49 @@ def test_a_folder_name_is_taken_as_the_storage_takes_it(tmp_path: Path) -> None:
     message = _refused({"UPLOAD_DIR": "up "}, {"UPLOAD_DIR": "up /sub"}, tmp_path)
     assert message is not None and "inside the source" in message
     assert _refused({"UPLOAD_DIR": "up "}, {"UPLOAD_DIR": "up"}, tmp_path) is None
+
+
+def test_a_host_name_is_judged_by_the_addresses_it_resolves_to(tmp_path: Path) -> None:
+    import socket
+
+    # Every name of this machine is one host: its own name resolves to loopback on most.
+    name = socket.gethostname()
+    addresses = {info[4][0] for info in socket.getaddrinfo(name, None)}
+    source = _s3("http://127.0.0.1:5055", prefix="uploads")
+    if any(address.startswith("127.") or address == "::1" for address in addresses):
+        assert _refused(source, _s3(f"http://{name}:5055"), tmp_path)
+    else:  # resolves to this machine's network address: that address is the same server
+        address = sorted(addresses)[0]
+        named = _s3(f"http://{name}:5055", prefix="uploads")
+        assert _refused(named, _s3(f"http://{address}:5055"), tmp_path)
+    assert _refused(source, _s3("http://no-such-host.invalid:5055"), tmp_path) is None
+
+
+def test_an_endpoint_from_the_aws_environment_is_the_one_botocore_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5055")
+    source = _s3("http://localhost:5055", prefix="uploads")
+    assert _refused(source, _s3(None), tmp_path)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:6066")
+    assert _refused(source, _s3(None), tmp_path) is None
+
+
+def test_a_bind_mount_of_the_source_is_the_source(tmp_path: Path) -> None:
+    import subprocess
+
+    (tmp_path / "src/up").mkdir(parents=True)
+    (tmp_path / "bind").mkdir()
+    mounted = subprocess.run(
+        ["mount", "--bind", str(tmp_path / "src"), str(tmp_path / "bind")],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"bind mounts need root on Linux: {mounted.stderr.strip()}")
+    try:
+        source = {"UPLOAD_DIR": str(tmp_path / "src/up")}
+        assert _refused(source, {"UPLOAD_DIR": str(tmp_path / "bind")}, tmp_path)
+        assert _refused({"UPLOAD_DIR": str(tmp_path / "bind/up")}, source, tmp_path)
+    finally:
+        subprocess.run(["umount", "-l", str(tmp_path / "bind")], check=False)

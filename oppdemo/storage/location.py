@@ -34,8 +34,30 @@ class Location:
     shown: str
 
     def contains(self, other: Location) -> bool:
-        """Whether every key of `other` lives inside this location (or is the same)."""
-        return self.container == other.container and other.path.startswith(self.path)
+        """Whether every key of `other` lives inside this location (or is the same). Folders
+        are also compared by identity (device and inode), which sees through bind mounts."""
+        if self.container != other.container:
+            return False
+        if other.path.startswith(self.path):
+            return True
+        return self.container == "filesystem" and _folder_holds(self.path, other.path)
+
+
+def _folder_holds(outer: str, inner: str) -> bool:
+    """Whether `inner` or one of its parents is the very folder `outer` (by device and inode)."""
+    try:
+        wanted = os.stat(outer)
+    except OSError:
+        return False
+    folder = Path(inner)
+    for candidate in (folder, *folder.parents):
+        try:
+            found = os.stat(candidate)
+        except OSError:
+            continue
+        if (found.st_dev, found.st_ino) == (wanted.st_dev, wanted.st_ino):
+            return True
+    return False
 
 
 def storage_location(env: Mapping[str, str], project: Path) -> Location | None:
@@ -44,7 +66,13 @@ def storage_location(env: Mapping[str, str], project: Path) -> Location | None:
     if kind == "memory":
         return None
     if kind == "s3":
-        endpoint = normal_endpoint(env.get("S3_ENDPOINT_URL", "").strip() or None, env)
+        # Without S3_ENDPOINT_URL, botocore takes the endpoint from the environment.
+        written = (
+            env.get("S3_ENDPOINT_URL", "").strip()
+            or os.environ.get("AWS_ENDPOINT_URL_S3", "").strip()
+            or os.environ.get("AWS_ENDPOINT_URL", "").strip()
+        )
+        endpoint = normal_endpoint(written or None, env)
         bucket = env.get("S3_BUCKET", "").strip()
         prefix = env.get("S3_PREFIX", "").strip().strip("/")
         path = f"{prefix}/" if prefix else ""
@@ -86,12 +114,30 @@ def _normal_host(host: str) -> str:
         try:
             address = ipaddress.ip_address(socket.inet_ntoa(socket.inet_aton(host)))
         except OSError:
-            return host
+            return _resolved(host)
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     if address.is_loopback or address.is_unspecified:
         return "loopback"
     return str(address)
+
+
+def _resolved(host: str) -> str:
+    """A host name as the addresses it resolves to (this machine's names as one), so that
+    two names of one server are one; the name itself when it does not resolve."""
+    try:
+        found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return host
+    addresses = set()
+    for *_, sockaddr in found:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if address.is_loopback or address.is_unspecified:
+            return "loopback"
+        addresses.add(str(address))
+    return "|".join(sorted(addresses)) or host
 
 
 def refuse_overlap(source: Location | None, target: Location | None) -> None:
