@@ -496,3 +496,48 @@ def test_rm_of_a_key_that_is_also_a_prefix_keeps_both_copies(
     kept = _local_files(project / "backups")
     assert sorted(kept.values()) == [b"object f", b"object f/g"]
     assert sorted(key.split("/", 2)[2] for key in kept) == ["f", "f/g.jpg"]
+
+
+@needs_symlinks
+def test_get_never_writes_through_a_link_and_fills_a_folder(project: Path, tmp_path: Path) -> None:
+    uploads = project / "static/uploads"
+    (uploads / "photos").mkdir(parents=True)
+    (uploads / "photos/p1.jpg").write_bytes(b"photo 1")
+    outside = tmp_path / "outside.txt"
+    link = tmp_path / "link.jpg"
+    link.symlink_to(outside)  # dangling
+    refused = run_cli(project, "storage", "get", "photos/p1.jpg", str(link))
+    assert refused.returncode == 2 and "already exists" in refused.stderr
+    assert not outside.exists()
+    into = tmp_path / "into"
+    into.mkdir()
+    fetched = run_cli(project, "storage", "get", "photos/p1.jpg", str(into))
+    assert fetched.returncode == 0, fetched.stderr
+    assert (into / "p1.jpg").read_bytes() == b"photo 1"
+
+
+def test_prune_incoming_refuses_hours_that_are_no_number(project: Path) -> None:
+    for hours in ("inf", "nan", "1e12"):
+        result = run_cli(project, "storage", "prune-incoming", "--older-than", hours)
+        assert result.returncode == 2, (hours, result.stderr)
+        assert "Traceback" not in result.stderr and "number of hours" in result.stderr
+
+
+@posix_only("a pipe closed by its reader")
+def test_ls_into_a_pipe_closed_early_says_nothing(project: Path) -> None:
+    _photos(project / "static/uploads", 6000, size=10)
+    command = [
+        sys.executable,
+        str(PROJECT_ROOT / "oppdemo.py"),
+        "-C",
+        str(project),
+        "storage",
+        "ls",
+    ]
+    listing = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert listing.stdout is not None and listing.stderr is not None
+    listing.stdout.readline()
+    listing.stdout.close()  # as `| head -1` does
+    errors = listing.stderr.read().decode()
+    listing.wait(timeout=60)
+    assert errors == "", errors

@@ -80,6 +80,12 @@ def _storage_call(package: ModuleType, action: Callable[[], T], missing_exit: in
 
     try:
         return action()
+    except BrokenPipeError:
+        # The reader went away (`storage ls | head`): nothing more to say, to anyone.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(EXIT_DRIFT) from None
     except FileNotFoundError as error:
         fail(str(error), missing_exit)
     except OppdemoError as error:
@@ -159,7 +165,10 @@ def storage_get(
     if dest == "-":
         target = None
     else:  # resolved before the command moves to the project folder
-        target = Path(dest).resolve() if dest else Path.cwd() / PurePosixPath(key).name
+        # Absolute, not resolved: a link at DEST must be refused, not followed.
+        target = Path(dest).absolute() if dest else Path.cwd() / PurePosixPath(key).name
+        if target.is_dir() and not target.is_symlink():
+            target = target / PurePosixPath(key).name
     package, storage = _open_storage(ctx)
     written = _storage_call(package, lambda: run_core(lambda: download(storage, key, target)), 1)
     if written is not None:
@@ -214,6 +223,8 @@ def storage_prune_incoming(
     from oppdemo.storage.access import ObjectBackup
     from oppdemo.storage.prune import stale_uploads
 
+    if not older_than <= 24 * 365 * 100:  # also refuses nan and inf
+        fail(f"--older-than {older_than} is not a number of hours: give one such as 24.")
     package, storage = _open_storage(ctx)
     stale = _storage_call(package, lambda: list(stale_uploads(storage, older_than)))
     for info in stale:

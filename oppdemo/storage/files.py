@@ -37,6 +37,10 @@ def download(storage: StorageInterface, key: str, dest: Path | None) -> Path | N
         try:
             with os.fdopen(descriptor, "wb") as output:
                 shutil.copyfileobj(stream, output, _CHUNK)  # type: ignore[misc]
+            # A new file's usual mode (mkstemp makes it private).
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)
             # A hard link, unlike a rename, fails if a file appeared at `dest` meanwhile.
             os.link(temporary, dest)
         finally:
