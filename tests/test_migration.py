@@ -541,3 +541,22 @@ def test_ls_into_a_pipe_closed_early_says_nothing(project: Path) -> None:
     errors = listing.stderr.read().decode()
     listing.wait(timeout=60)
     assert errors == "", errors
+
+
+@needs_symlinks
+def test_links_in_the_source_folder_are_named_as_skipped(
+    project: Path, s3_env: dict[str, str]
+) -> None:
+    uploads = project / "static/uploads"
+    (uploads / "photos").mkdir(parents=True)
+    (uploads / "photos/p3.jpg").write_bytes(b"p3")
+    (uploads / "alias.jpg").symlink_to("photos/p3.jpg")
+    (uploads / "gallery").symlink_to("photos", target_is_directory=True)
+    target = _write_env(project / ".env.production", s3_env)
+    result = _migrate(project, "--to", str(target))
+    assert result.returncode == 0, result.stderr
+    assert "alias.jpg  a symbolic link, never followed" in result.stdout
+    assert "gallery  a symbolic link" in result.stdout and "2 skipped" in result.stdout
+    report = json.loads(_migrate(project, "--to", str(target), "--json").stdout)
+    assert report["links"] == ["alias.jpg", "gallery"]
+    assert _bucket_objects(s3_env) == {"photos/p3.jpg": b"p3"}

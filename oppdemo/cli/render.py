@@ -268,6 +268,9 @@ def check_summary(console: Console, report: CheckReport) -> None:
         )
 
 
+_LINK = "a symbolic link, never followed: store its target under this key to move it"
+
+
 def migration_plan(console: Console, plan: MigrationPlan) -> None:
     """A dry run: each key to copy or delete, and why."""
     for step in plan.steps:
@@ -275,11 +278,13 @@ def migration_plan(console: Console, plan: MigrationPlan) -> None:
         console.print(f"{verb:<7} {escape(step.key)}  ({step.reason}, {_size(step.size)})")
     for key in plan.skipped:
         console.print(f"skip    {escape(key)}  (a folder marker, never copied)")
+    for key in plan.links:
+        console.print(f"skip    {escape(key)}  ({_LINK})")
     copies = [step for step in plan.steps if step.action == "copy"]
     console.print(
         f"Dry run: {len(copies)} to copy ({_size(plan.bytes_to_copy)}), "
         f"{len(plan.steps) - len(copies)} to delete, {plan.unchanged} unchanged, "
-        f"{len(plan.skipped)} skipped; "
+        f"{len(plan.skipped) + len(plan.links)} skipped; "
         f"{escape(plan.source)} → {escape(plan.target)}; nothing was changed."
     )
 
@@ -326,13 +331,16 @@ def migration_report(console: Console, report: MigrationReport, streamed: bool) 
     if not streamed:
         for result in report.results:
             console.print(_migration_line(result))
-        for key in report.plan.skipped:
-            console.print(f"[cyan]skipped [/] {escape(key)}  a folder marker, never copied")
+    for key in report.plan.skipped:
+        console.print(f"[cyan]skipped [/] {escape(key)}  a folder marker, never copied")
+    for key in report.plan.links:
+        console.print(f"[cyan]skipped [/] {escape(key)}  {_LINK}")
     copied = sum(r.step.size for r in report.results if r.outcome == "copied")
     console.print(
         f"Migrated: {report.count('copied')} copied ({_size(copied)}, {report.method}; "
         f"{_size(report.bytes_read)} read here), {report.count('deleted')} deleted, "
-        f"{report.plan.unchanged} unchanged, {len(report.plan.skipped)} skipped, "
+        f"{report.plan.unchanged} unchanged, "
+        f"{len(report.plan.skipped) + len(report.plan.links)} skipped, "
         f"{len(report.failed)} failed, {report.count('not run')} not run; "
         f"{escape(report.plan.source)} → {escape(report.plan.target)}"
     )

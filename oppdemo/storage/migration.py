@@ -61,6 +61,8 @@ class MigrationPlan:
     target: str
     # Folder markers (zero-byte keys ending in '/', made by S3 consoles): never copied.
     skipped: tuple[str, ...] = ()
+    # Symbolic links in a local source folder: never followed, so never copied.
+    links: tuple[str, ...] = ()
 
     @property
     def bytes_to_copy(self) -> int:
@@ -101,6 +103,7 @@ class MigrationReport:
             "failed": len(self.failed),
             "not_run": self.count("not run"),
             "skipped": list(self.plan.skipped),
+            "links": list(self.plan.links),
             "bytes": sum(r.step.size for r in self.results if r.outcome == "copied"),
             "bytes_read": self.bytes_read,
             "interrupted": self.stopped_by is not None,
@@ -123,6 +126,22 @@ def _is_folder_marker(info: FileInfo) -> bool:
     holding data is no marker: it is planned like any key, and fails by the storage's key
     rules (an empty segment), never skipped in silence."""
     return info.size == 0 and (info.key == "" or info.key.endswith("/"))
+
+
+def local_links(storage: object) -> tuple[str, ...]:
+    """The keys of the symbolic links in a local storage's folder (which its listing leaves
+    out: a link is never followed), for the summary to name; () for other storages."""
+    base_dir = getattr(storage, "base_dir", None)
+    if getattr(storage, "backend_name", None) != "filesystem" or base_dir is None:
+        return ()
+    base = os.path.realpath(base_dir)
+    found = []
+    for folder, folders, files in os.walk(base):
+        for name in [*folders, *files]:
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                found.append(os.path.relpath(path, base).replace(os.sep, "/"))
+    return tuple(sorted(found))
 
 
 def _read_md5(storage: StorageInterface, key: str) -> str:
@@ -234,6 +253,7 @@ def plan_migration(
         source.describe(),
         target_storage.describe(),
         tuple(sorted(skipped)),
+        local_links(source),
     )
     return plan, target_storage
 
