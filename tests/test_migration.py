@@ -560,3 +560,11 @@ def test_links_in_the_source_folder_are_named_as_skipped(
     report = json.loads(_migrate(project, "--to", str(target), "--json").stdout)
     assert report["links"] == ["alias.jpg", "gallery"]
     assert _bucket_objects(s3_env) == {"photos/p3.jpg": b"p3"}
+
+
+def test_a_settings_file_that_sets_no_storage_is_refused(project: Path) -> None:
+    _photos(project / "static/uploads", 1)
+    commented = project / ".env.production"
+    commented.write_text("# STORAGE_TYPE=s3\n# S3_BUCKET=prod\nDEBUG=1\n")
+    result = _migrate(project, "--to", str(commented))
+    assert result.returncode == 2 and "sets no storage variable" in result.stderr

@@ -126,7 +126,14 @@ def file_settings(path: Path) -> dict[str, str]:
         values = dotenv_values(path)
     except (OSError, UnicodeDecodeError) as error:
         raise SettingsFileError(f"Cannot read {path} ({error}): fix the file.") from None
-    return {key: value for key, value in values.items() if value is not None}
+    settings = {key: value for key, value in values.items() if value is not None}
+    if not any(key.startswith(("STORAGE_", "UPLOAD_", "S3_")) for key in settings):
+        # Empty, or all commented out: it would silently mean the default static/uploads.
+        raise SettingsFileError(
+            f"{path} sets no storage variable (STORAGE_TYPE, UPLOAD_DIR, S3_...): write the "
+            "storage's settings into it (see example.env)."
+        )
+    return settings
 
 
 def backups_folder(project: Path) -> Path:
