@@ -568,3 +568,7 @@ def test_a_settings_file_that_sets_no_storage_is_refused(project: Path) -> None:
     commented.write_text("# STORAGE_TYPE=s3\n# S3_BUCKET=prod\nDEBUG=1\n")
     result = _migrate(project, "--to", str(commented))
     assert result.returncode == 2 and "sets no storage variable" in result.stderr
+    # The project's own .env may hold other settings only: the default folder, as ever.
+    (project / ".env").write_text("DATABASE_URL=sqlite:///db.sqlite3\n")
+    listed = run_cli(project, "storage", "ls")
+    assert listed.returncode == 0 and "photos/" in listed.stdout, listed.stderr

@@ -323,12 +323,12 @@ def storage_migrate(
     package = run_core(lambda: access.storage_package(context.project))
     source_env = run_core(
         lambda: (
-            access.file_settings(source_file)
+            access.file_settings(source_file, storage_required=True)
             if source_file
             else access.current_settings(package, context.env_file)
         )
     )
-    target_env = run_core(lambda: access.file_settings(target_file))
+    target_env = run_core(lambda: access.file_settings(target_file, storage_required=True))
     # Refused before anything is read or written: the same data, or one inside the other.
     run_core(
         lambda: location.refuse_overlap(

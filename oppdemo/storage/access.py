@@ -113,8 +113,9 @@ def _dotenv(path: Path) -> dict[str, str]:
     return file_settings(path) if path.is_file() else {}
 
 
-def file_settings(path: Path) -> dict[str, str]:
-    """The settings in one dotenv file alone (a migration's source or target)."""
+def file_settings(path: Path, storage_required: bool = False) -> dict[str, str]:
+    """The settings in one dotenv file alone; with `storage_required` (a migration's source
+    or target, read alone), one that sets no storage variable is refused."""
     if not path.is_file():
         raise SettingsFileError(
             f"There is no settings file {path}: give a dotenv file holding a storage "
@@ -127,7 +128,8 @@ def file_settings(path: Path) -> dict[str, str]:
     except (OSError, UnicodeDecodeError) as error:
         raise SettingsFileError(f"Cannot read {path} ({error}): fix the file.") from None
     settings = {key: value for key, value in values.items() if value is not None}
-    if not any(key.startswith(("STORAGE_", "UPLOAD_", "S3_")) for key in settings):
+    storage_set = any(key.startswith(("STORAGE_", "UPLOAD_", "S3_")) for key in settings)
+    if storage_required and not storage_set:
         # Empty, or all commented out: it would silently mean the default static/uploads.
         raise SettingsFileError(
             f"{path} sets no storage variable (STORAGE_TYPE, UPLOAD_DIR, S3_...): write the "
