@@ -81,6 +81,8 @@ class Sessions:
         if not token or token.count(".") != 1:
             return False
         expires, signature = token.split(".")
+        if not signature.isascii():  # compare_digest takes ASCII strings only
+            return False
         # isdigit() alone takes '²' and 5,000-digit numbers, which int() refuses.
         if not (expires.isascii() and expires.isdigit() and len(expires) <= 12):
             return False
@@ -105,6 +107,13 @@ class SignInLimiter:
 
     def retry_after(self, client: str, now: float | None = None) -> int:
         """0 if this try may go ahead (and count it), else the seconds to wait."""
+        return self._check(client, now, count=True)
+
+    def waiting(self, client: str, now: float | None = None) -> int:
+        """The seconds `client` must wait before its next try (0: none); counts nothing."""
+        return self._check(client, now, count=False)
+
+    def _check(self, client: str, now: float | None, count: bool) -> int:
         now = time.monotonic() if now is None else now
         with self._lock:
             self._forget(now)
@@ -112,8 +121,9 @@ class SignInLimiter:
             for window, limit in ((tries, SIGN_IN_TRIES), (self._all, SIGN_IN_TRIES_ALL)):
                 if len(window) >= limit:
                     return max(1, int(SIGN_IN_WINDOW - (now - window[0])) + 1)
-            tries.append(now)
-            self._all.append(now)
+            if count:
+                tries.append(now)
+                self._all.append(now)
             return 0
 
     def _forget(self, now: float) -> None:
@@ -131,6 +141,8 @@ class Access:
     def __init__(self, settings: DemoSettings) -> None:
         self.settings = settings
         self.sessions = Sessions(settings.secret_key)
+        # Every password check counts: the sign-in form's and a bearer token's.
+        self.limiter = SignInLimiter()
 
     def password_matches(self, given: str) -> bool:
         password = self.settings.password
@@ -146,7 +158,15 @@ class Access:
             return True
         token = self.bearer(Headers(scope=scope))
         if token is not None:
-            return self.password_matches(token)
+            # A wrong token is a sign-in try: limited as the form is. While a client waits,
+            # no token is even compared, so a right guess then tells nothing.
+            client = str((scope.get("client") or ("?",))[0])
+            if self.limiter.waiting(client):
+                return False
+            if self.password_matches(token):
+                return True
+            self.limiter.retry_after(client)
+            return False
         return self.sessions.valid(cookies.get(SESSION_COOKIE))
 
 

@@ -458,3 +458,78 @@ def test_a_link_cannot_write_the_pages_alert(tmp_path: Path) -> None:
     with _public(FilesystemStorage(tmp_path)) as client:
         page = client.get("/?error=Site+moved,+sign+in+at+https://evil.example")
     assert "evil.example" not in page.text
+
+
+# What a hostile visitor tried, second round
+
+
+def test_a_bearer_token_is_a_sign_in_try_limited_like_the_form(tmp_path: Path) -> None:
+    with _public(FilesystemStorage(tmp_path)) as client:
+        for guess in range(5):
+            wrong = client.get("/admin", headers={"Authorization": f"Bearer guess{guess}"})
+            assert wrong.status_code in (303, 401)
+        # Limited now: even the right password is not compared, so a guess tells nothing.
+        right = client.get("/admin", headers={"Authorization": f"Bearer {PASSWORD}"})
+        assert right.status_code in (303, 401)
+        form = client.post("/signin", data={"password": PASSWORD})
+        assert form.status_code == 429
+
+
+def test_a_non_ascii_session_signature_is_not_a_500(tmp_path: Path) -> None:
+    assert not Sessions("k" * 32).valid("9999999999.\u00e9")
+    with _public(FilesystemStorage(tmp_path)) as client:
+        answer = client.get("/", headers={"Cookie": f'{SESSION_COOKIE}="9999999999.\\351"'})
+        assert answer.status_code == 200
+
+
+@pytest.mark.parametrize("number", ["1e400", "NaN", "-Infinity"])
+def test_a_number_json_cannot_write_back_is_a_422_not_a_500(tmp_path: Path, number: str) -> None:
+    with _public(FilesystemStorage(tmp_path)) as client:
+        body = f'{{"name": "a.png", "size": {number}, "type": "image/png"}}'
+        answer = client.post(
+            "/api/uploads", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert answer.status_code in (401, 422), answer.text
+        assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_large_body_is_refused_unread_on_every_route_but_upload(tmp_path: Path) -> None:
+    with _public(FilesystemStorage(tmp_path)) as client:
+        big = b'{"name": "' + b"a" * 200_000 + b'", "size": 1, "type": "image/png"}'
+        answer = client.post(
+            "/api/uploads", content=big, headers={"Content-Type": "application/json"}
+        )
+        assert answer.status_code == 413
+        chunked = client.post(
+            "/signin", content=iter([b"password=" + b"a" * 100_000]),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )  # fmt: skip
+        assert chunked.status_code == 413
+
+
+def test_a_gif_whose_canvas_grows_at_a_later_frame_is_refused_unread(tmp_path: Path) -> None:
+    """A 1x1 first frame, then a 9000x9000 one: 120 KB that would decode into 81 MP."""
+    import struct
+
+    first, big = io.BytesIO(), io.BytesIO()
+    Image.new("P", (1, 1), 0).save(first, "GIF")
+    Image.new("P", (9000, 9000), 1).save(big, "GIF")
+
+    def frame(data: bytes) -> bytes:
+        start = data.index(b"\x2c")
+        descriptor, rest = data[start : start + 10], data[start + 10 :]
+        if descriptor[9] & 0x80:  # drop the local colour table
+            rest = rest[3 * 2 ** ((descriptor[9] & 7) + 1) :]
+            descriptor = descriptor[:9] + bytes([descriptor[9] & 0x7F])
+        return b"\x21\xf9\x04\x00\x0a\x00\x00\x00" + descriptor + rest[:-1]
+
+    header = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0x80, 0, 0) + b"\x00" * 3 + b"\xff" * 3
+    bomb = header + frame(first.getvalue()) + frame(big.getvalue()) + b"\x3b"
+    assert len(bomb) < 200_000
+    storage = FilesystemStorage(tmp_path / "uploads")
+    with TestClient(create_app(storage, settings()), headers=OPERATOR) as client:
+        result = client.post(
+            "/upload", files=_files(("bomb.gif", bomb)), headers={"Accept": "application/json"}
+        ).json()
+    assert "9000x9000 pixels is over the 40 MP limit" in result["rejected"][0]["reason"]
+    assert storage.list_files() == []
