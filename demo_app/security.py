@@ -58,8 +58,12 @@ def _forwarded(headers: Mapping[str, str]) -> bool:
     return "x-forwarded-for" in headers or "forwarded" in headers
 
 
-def trusted_local(scope: Scope) -> bool:
-    """A loopback client, talking directly (no proxy) to a server bound to loopback."""
+def trusted_local(scope: Scope, bind_host: str | None = None) -> bool:
+    """A loopback client, talking directly (no proxy) to a server bound to loopback: a server
+    listening on every address (0.0.0.0) trusts no one, even on its loopback address, where
+    a local forwarder (ssh -R, socat, a proxy adding no X-Forwarded-For) may bring anyone."""
+    if bind_host is not None and not is_loopback(bind_host):
+        return False
     server = scope.get("server") or (None, None)
     client = scope.get("client") or (None, None)
     headers = Headers(scope=scope)
@@ -154,7 +158,7 @@ class Access:
         return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
     def is_operator(self, scope: Scope, cookies: Mapping[str, str]) -> bool:
-        if self.settings.open_access or trusted_local(scope):
+        if self.settings.open_access or trusted_local(scope, self.settings.bind_host):
             return True
         token = self.bearer(Headers(scope=scope))
         if token is not None:

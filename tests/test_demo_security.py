@@ -533,3 +533,18 @@ def test_a_gif_whose_canvas_grows_at_a_later_frame_is_refused_unread(tmp_path: P
         ).json()
     assert "9000x9000 pixels is over the 40 MP limit" in result["rejected"][0]["reason"]
     assert storage.list_files() == []
+
+
+def test_a_server_listening_on_every_address_trusts_no_loopback_client(tmp_path: Path) -> None:
+    storage = FilesystemStorage(tmp_path / "uploads")
+    app = create_app(storage, settings(bind_host="0.0.0.0"))
+    with TestClient(app, base_url=LOCAL, client=("127.0.0.1", 5000)) as client:
+        refused = client.post("/upload", files=_files(("a.jpg", image("JPEG"))),
+                              headers={"Accept": "application/json"})  # fmt: skip
+        assert refused.status_code == 401, "a local forwarder may bring anyone"
+    app = create_app(storage, settings(bind_host="127.0.0.1"))
+    with TestClient(app, base_url=LOCAL, client=("127.0.0.1", 5000)) as client:
+        ok = client.post("/upload", files=_files(("a.jpg", image("JPEG"))),
+                         headers={"Accept": "application/json"})  # fmt: skip
+        assert ok.status_code == 200
+    assert len(storage.list_files("uploads/")) == 1

@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -39,7 +40,6 @@ from .security import (
     SESSION_SECONDS,
     Access,
     SecurityMiddleware,
-    SignInLimiter,
 )
 from .settings import DemoSettings, read_settings
 from .uploads import (
@@ -86,10 +86,18 @@ def create_app(
     storage = storage or get_storage()
     max_bytes = settings.max_upload_bytes
     access = Access(settings)
-    limiter = SignInLimiter()
+    limiter = access.limiter
     app = FastAPI(title="oppdemo upload demo", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer echoes the input, and fails (500) on one it cannot write as
+        # JSON, such as 1e400: name where the problem is, not what was sent.
+        where = sorted({".".join(str(part) for part in item["loc"]) for item in error.errors()})
+        return JSONResponse({"error": f"invalid request: {', '.join(where)}"}, status_code=422)
+
     # A request over ten files' worth (or REQUEST_MAX_MB) is cut off with 413 as it arrives.
-    app.add_middleware(RequestSizeLimit, max_bytes=settings.request_limit)
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.request_limit, large_paths=("/upload",))
     direct = settings.direct_uploads and callable(getattr(storage, "presigned_post", None))
     origins = _image_origins(storage)
     app.add_middleware(

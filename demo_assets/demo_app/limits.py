@@ -12,20 +12,29 @@ class _TooLarge(Exception):
     pass
 
 
-class RequestSizeLimit:
-    """ASGI middleware: a declared or received body over `max_bytes` gets 413 at once."""
+# Every body but an upload's is a short form or JSON document (a sign-in, a ticket request).
+SMALL_BODY_BYTES = 64 * 1024
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+
+class RequestSizeLimit:
+    """ASGI middleware: a declared or received body over the limit gets 413 at once: the
+    paths in `large_paths` (uploads) may send `max_bytes`, every other one 64 KB, so that no
+    visitor makes the app read a large body it would refuse anyway."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, large_paths: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.large_paths = large_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        large = scope.get("path") in self.large_paths
+        limit = self.max_bytes if large else min(self.max_bytes, SMALL_BODY_BYTES)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        if declared.isdigit() and int(declared) > limit:
             await self._refuse(send)
             return
         received = 0
@@ -37,7 +46,7 @@ class RequestSizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     too_large = True
                     raise _TooLarge
             return message

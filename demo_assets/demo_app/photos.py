@@ -46,11 +46,8 @@ def clean_photo(stream: BinaryIO) -> CleanPhoto:
                     f"{width}x{height} pixels is over the {MAX_PIXELS // 1_000_000} MP limit"
                 )
             frames = getattr(image, "n_frames", 1)
-            if frames > 1 and width * height * frames > MAX_ANIMATION_PIXELS:
-                raise PhotoRefused(
-                    f"{frames} frames of {width}x{height} pixels is over the "
-                    f"{MAX_ANIMATION_PIXELS // 1_000_000} MP limit for an animation"
-                )
+            if frames > 1:
+                _check_frames(image, frames)
             image_format = image.format or ""
             if image_format not in _SAVE:
                 raise PhotoRefused("not a JPEG, PNG, WebP or GIF image")
@@ -66,6 +63,28 @@ def clean_photo(stream: BinaryIO) -> CleanPhoto:
         raise PhotoRefused("the image is damaged and cannot be decoded") from None
     extension, content_type = _SAVE[image_format]
     return CleanPhoto(data, extension, content_type, thumbnail)
+
+
+def _check_frames(image: Image.Image, frames: int) -> None:
+    """Refuse an animation whose frames are too large, before any is decoded: a GIF may grow
+    its canvas at a later frame (a 1x1 first frame, then 13000x13000 ones), so each frame's
+    size is read (seeking reads headers, not pixels)."""
+    total = 0
+    for index in range(frames):
+        image.seek(index)
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise PhotoRefused(
+                f"frame {index + 1} of {width}x{height} pixels is over the "
+                f"{MAX_PIXELS // 1_000_000} MP limit"
+            )
+        total += width * height
+        if total > MAX_ANIMATION_PIXELS:
+            raise PhotoRefused(
+                f"{frames} frames of up to {width}x{height} pixels are over the "
+                f"{MAX_ANIMATION_PIXELS // 1_000_000} MP limit for an animation"
+            )
+    image.seek(0)
 
 
 def _reencode(image: Image.Image, image_format: str) -> bytes:

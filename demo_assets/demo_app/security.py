@@ -58,8 +58,12 @@ def _forwarded(headers: Mapping[str, str]) -> bool:
     return "x-forwarded-for" in headers or "forwarded" in headers
 
 
-def trusted_local(scope: Scope) -> bool:
-    """A loopback client, talking directly (no proxy) to a server bound to loopback."""
+def trusted_local(scope: Scope, bind_host: str | None = None) -> bool:
+    """A loopback client, talking directly (no proxy) to a server bound to loopback: a server
+    listening on every address (0.0.0.0) trusts no one, even on its loopback address, where
+    a local forwarder (ssh -R, socat, a proxy adding no X-Forwarded-For) may bring anyone."""
+    if bind_host is not None and not is_loopback(bind_host):
+        return False
     server = scope.get("server") or (None, None)
     client = scope.get("client") or (None, None)
     headers = Headers(scope=scope)
@@ -81,6 +85,8 @@ class Sessions:
         if not token or token.count(".") != 1:
             return False
         expires, signature = token.split(".")
+        if not signature.isascii():  # compare_digest takes ASCII strings only
+            return False
         # isdigit() alone takes '²' and 5,000-digit numbers, which int() refuses.
         if not (expires.isascii() and expires.isdigit() and len(expires) <= 12):
             return False
@@ -105,6 +111,13 @@ class SignInLimiter:
 
     def retry_after(self, client: str, now: float | None = None) -> int:
         """0 if this try may go ahead (and count it), else the seconds to wait."""
+        return self._check(client, now, count=True)
+
+    def waiting(self, client: str, now: float | None = None) -> int:
+        """The seconds `client` must wait before its next try (0: none); counts nothing."""
+        return self._check(client, now, count=False)
+
+    def _check(self, client: str, now: float | None, count: bool) -> int:
         now = time.monotonic() if now is None else now
         with self._lock:
             self._forget(now)
@@ -112,8 +125,9 @@ class SignInLimiter:
             for window, limit in ((tries, SIGN_IN_TRIES), (self._all, SIGN_IN_TRIES_ALL)):
                 if len(window) >= limit:
                     return max(1, int(SIGN_IN_WINDOW - (now - window[0])) + 1)
-            tries.append(now)
-            self._all.append(now)
+            if count:
+                tries.append(now)
+                self._all.append(now)
             return 0
 
     def _forget(self, now: float) -> None:
@@ -131,6 +145,8 @@ class Access:
     def __init__(self, settings: DemoSettings) -> None:
         self.settings = settings
         self.sessions = Sessions(settings.secret_key)
+        # Every password check counts: the sign-in form's and a bearer token's.
+        self.limiter = SignInLimiter()
 
     def password_matches(self, given: str) -> bool:
         password = self.settings.password
@@ -142,11 +158,19 @@ class Access:
         return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
     def is_operator(self, scope: Scope, cookies: Mapping[str, str]) -> bool:
-        if self.settings.open_access or trusted_local(scope):
+        if self.settings.open_access or trusted_local(scope, self.settings.bind_host):
             return True
         token = self.bearer(Headers(scope=scope))
         if token is not None:
-            return self.password_matches(token)
+            # A wrong token is a sign-in try: limited as the form is. While a client waits,
+            # no token is even compared, so a right guess then tells nothing.
+            client = str((scope.get("client") or ("?",))[0])
+            if self.limiter.waiting(client):
+                return False
+            if self.password_matches(token):
+                return True
+            self.limiter.retry_after(client)
+            return False
         return self.sessions.valid(cookies.get(SESSION_COOKIE))
 
 

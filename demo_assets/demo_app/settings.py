@@ -31,6 +31,10 @@ class DemoSettings:
     # The largest request body the app takes (default: ten photos' worth), as a serverless
     # platform's cap would be.
     request_max_bytes: int | None = None
+    # The address `serve` listens on (DEMO_BIND_HOST, which it sets): loopback trust needs a
+    # loopback one, whatever address a connection arrives at. None: unknown (uvicorn run
+    # directly), and the connection's own address decides.
+    bind_host: str | None = None
 
     @property
     def request_limit(self) -> int:
@@ -57,6 +61,7 @@ def read_settings(env: Mapping[str, str] | None = None) -> DemoSettings:
         open_access=env.get("DEMO_OPEN", "").strip().lower() in ("1", "true", "yes"),
         direct_uploads=_flag(env, "S3_DIRECT_UPLOADS", True),
         request_max_bytes=_megabytes(env, "REQUEST_MAX_MB") if env.get("REQUEST_MAX_MB") else None,
+        bind_host=env.get("DEMO_BIND_HOST", "").strip() or None,
     )
 
 

@@ -63,6 +63,13 @@ def serve(
     )
     if open_access:
         os.environ["DEMO_OPEN"] = "1"  # read by every worker's app
+    # Loopback trust only when listening on loopback alone (read by every worker's app).
+    os.environ["DEMO_BIND_HOST"] = host
+    if workers > 1 and not os.environ.get("DEMO_SECRET_KEY"):
+        import secrets
+
+        # One key for every worker, or a session signed by one is refused by the others.
+        os.environ["DEMO_SECRET_KEY"] = secrets.token_hex(32)
     # The demo's settings errors (STORAGE_TYPE, UPLOAD_MAX_MB, ...), found before listening;
     # the minimal app left by `destroy` has no storage package or settings to raise them.
     storage = sys.modules.get("services.storage")
