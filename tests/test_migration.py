@@ -164,7 +164,7 @@ def test_rm_and_migrate_never_delete_through_a_link(project: Path) -> None:
     (uploads / "uploads").mkdir()
     (uploads / "uploads/alias.jpg").symlink_to("../sample_photos/seeded.jpg")
     result = run_cli(project, "storage", "rm", "uploads/alias.jpg")
-    assert result.returncode == 1 and "symbolic link" in result.stderr
+    assert result.returncode == 2 and "symbolic link" in result.stderr
     assert (uploads / "sample_photos/seeded.jpg").read_bytes() == b"seeded"
     assert (uploads / "uploads/alias.jpg").is_symlink()
 

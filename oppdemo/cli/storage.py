@@ -19,7 +19,7 @@ from oppdemo.cli.common import (
     print_json,
     run_core,
 )
-from oppdemo.errors import EXIT_DRIFT, EXIT_OK, OppdemoError
+from oppdemo.errors import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, OppdemoError
 
 T = TypeVar("T")
 
@@ -207,6 +207,8 @@ def storage_rm(
             "key(s): the rest were not deleted.",
             stopped.exit_code,
         )
+    if removal.refused:
+        raise typer.Exit(EXIT_ERROR)
     raise typer.Exit(EXIT_DRIFT if removal.missing or removal.failed else EXIT_OK)
 
 

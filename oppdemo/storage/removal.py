@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from oppdemo.errors import OppdemoError
 from oppdemo.interrupt import deferred_signals
 from oppdemo.storage.access import BackupFailed, ObjectBackup
 
@@ -22,6 +23,8 @@ class Removal:
     deleted: int = 0
     missing: int = 0
     failed: int = 0
+    # Keys refused as unsafe (outside the storage): bad input, not a failure of the storage.
+    refused: int = 0
     stopped_by: int | None = None
 
 
@@ -36,7 +39,7 @@ def remove_keys(
     """Copy out, then delete, each key; `errors` (the storage's own) fail one key alone.
     `say` gets one line per key as it is done, `warn` one per key that failed."""
     removal = Removal()
-    failures: tuple[type[BaseException], ...] = (BackupFailed, *errors)
+    failures: tuple[type[BaseException], ...] = (BackupFailed, OppdemoError, *errors)
     with deferred_signals() as guard:
         for key in keys:
             if guard.received is not None:
@@ -49,7 +52,13 @@ def remove_keys(
                 deleted = False
             except failures as error:
                 warn(f"failed {key}: {error}")
-                removal.failed += 1
+                unsafe = type(error).__name__.startswith("UnsafeKey")
+                if unsafe or (
+                    isinstance(error, OppdemoError) and not isinstance(error, BackupFailed)
+                ):
+                    removal.refused += 1
+                else:
+                    removal.failed += 1
                 continue
             if deleted:
                 say(f"deleted {key}")
