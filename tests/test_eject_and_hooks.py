@@ -167,3 +167,20 @@ def test_ctrl_c_during_a_hook_says_the_files_were_changed(tmp_path: Path) -> Non
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130 and "Traceback" not in stderr
     assert "after the files were changed" in stderr and "oppdemo undo" in stderr
+
+
+def test_a_file_named_like_the_backups_folder_is_one_sentence(tmp_path: Path) -> None:
+    project = make_demo_project(tmp_path)
+    (project / "backups").write_text("not a folder")
+    result = run_cli(project, "save")
+    assert result.returncode == 2 and "is a file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_projects_own_machinery_cannot_be_an_asset(tmp_path: Path) -> None:
+    for index, path in enumerate(("pyproject.toml", ".git", ".git/hooks")):
+        (tmp_path / str(index)).mkdir()
+        project = make_demo_project(tmp_path / str(index))
+        _with_table(project, f'\n[[tool.oppdemo.assets]]\npath = "{path}"\n')
+        result = run_cli(project, "diff")
+        assert result.returncode == 2 and "machinery" in result.stderr, (path, result.stderr)

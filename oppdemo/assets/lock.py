@@ -22,7 +22,13 @@ def project_lock(backups_folder: Path) -> Iterator[None]:
     """
     from filelock import FileLock, Timeout
 
-    backups_folder.mkdir(parents=True, exist_ok=True)
+    try:
+        backups_folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise LockedError(
+            f"{backups_folder} is a file, so no backup can be kept there: move it away, or name "
+            "another folder in [tool.oppdemo] backups. Nothing was changed."
+        ) from None
     lock = FileLock(backups_folder / LOCK_NAME, timeout=0, preserve_lock_file=True)
     try:
         lock.acquire()

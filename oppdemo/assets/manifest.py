@@ -22,6 +22,8 @@ HOOK_EVENTS = ("after-save", "after-restore", "after-destroy")
 # The module that provides get_storage(): this project's layout (FastOpp's 2025 one).
 DEFAULT_STORAGE = "services.storage"
 DEFAULT_BACKUPS = "backups"
+# Never an asset: destroying one would leave nothing to undo it with.
+_NEVER_ASSETS = {".git", ".hg", ".svn", ".venv"}
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _ASSET_KEYS = {"path", "saved", "base"}
 
@@ -148,6 +150,12 @@ def _parse_asset(raw: Any, where: str, snapshot: str, backups: str) -> Asset:
     path = relative_path(raw["path"], f"{where}.path")
     saved = relative_path(raw.get("saved", path), f"{where}.saved")
     base = relative_path(raw["base"], f"{where}.base") if "base" in raw else None
+    first = PurePosixPath(path).parts[0]
+    if path == PYPROJECT or first in _NEVER_ASSETS:
+        raise ManifestError(
+            f"{where}.path ({path!r}) is the project's own machinery, which oppdemo needs to "
+            "undo anything: it cannot be an asset."
+        )
     for name, folder in (("snapshot", snapshot), ("backups", backups)):
         if _overlaps(path, folder):
             raise ManifestError(
