@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from .projects import capture, make_project, posix_only, run_cli
+from .projects import PROJECT_ROOT, capture, make_project, posix_only, run_cli
 
 
 @pytest.fixture
@@ -263,3 +265,16 @@ def test_single_file_assets_in_every_diff_output(tmp_path: Path) -> None:
     }  # fmt: skip
     github = run_cli(project, "diff", "--format", "github").stdout
     assert github.startswith("::error file=main.py,title=Demo assets drift::")
+
+
+def test_github_annotations_name_paths_from_the_repository_root(project: Path) -> None:
+    """The Action runs `oppdemo -C <project>` from the repository root, where GitHub reads an
+    annotation's path: a project in a subfolder is named with it."""
+    (project / "demo_scripts/new.py").write_text("")
+    for fast in (True, False):
+        command = [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", project.name, "diff",
+                   "--format", "github", *([] if fast else ["--patch"])]  # fmt: skip
+        result = subprocess.run(command, cwd=project.parent, capture_output=True, text=True)
+        first = result.stdout.splitlines()[0]
+        assert first.startswith(f"::error file={project.name}/demo_scripts/new.py,"), first
+        assert f"`oppdemo -C {project.name} save`" in first

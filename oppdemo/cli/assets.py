@@ -51,7 +51,7 @@ def diff(
     if as_json:
         print_json(report.to_dict())
     elif output_format is Format.github:
-        plain.drift_github(report)
+        plain.drift_github(report, root)
     elif sys.stdout.isatty():
         from oppdemo.cli import render
 

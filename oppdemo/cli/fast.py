@@ -33,7 +33,7 @@ def fast_diff(argv: list[str]) -> int | None:
 
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
     elif output_format == "github":
-        plain.drift_github(report)
+        plain.drift_github(report, project)
     else:
         plain.drift(report, project.resolve(), with_patch=False)
     return EXIT_OK if report.in_sync else EXIT_DRIFT

@@ -55,18 +55,25 @@ def drift(report: DriftReport, root: Path, with_patch: bool) -> None:
         sys.stdout.write(text if colour is None else f"{text}\n")
 
 
-def drift_github(report: DriftReport) -> None:
-    """GitHub Actions workflow commands: one error annotation per drifted file."""
+def drift_github(report: DriftReport, root: Path) -> None:
+    """GitHub Actions workflow commands: one error annotation per drifted file, its path from
+    the folder the command runs in (the repository root, where GitHub reads it)."""
+    import os
+
+    folder = os.path.relpath(root.resolve(), Path.cwd().resolve()).replace(os.sep, "/")
+    inside = folder != "." and not folder.startswith("..")
+    prefix = f"{folder}/" if inside else ""
+    save = f"oppdemo -C {folder} save" if inside else "oppdemo save"
     for asset in report.assets:
         for state in LETTERS:
             for path in getattr(asset, state):
                 snapshot = asset.saved.split("/")[0]
                 message = (
-                    f"{path} was {state} since the last `oppdemo save`; "
-                    f"run `oppdemo save` and commit {snapshot}/."
+                    f"{prefix}{path} was {state} since the last `oppdemo save`; "
+                    f"run `{save}` and commit {prefix}{snapshot}/."
                 )
                 sys.stdout.write(
-                    f"::error file={_github_property(path)},title=Demo assets drift::"
+                    f"::error file={_github_property(prefix + path)},title=Demo assets drift::"
                     f"{_github_data(message)}\n"
                 )
     summary = "in sync" if report.in_sync else "drift found"
