@@ -184,3 +184,12 @@ def test_the_projects_own_machinery_cannot_be_an_asset(tmp_path: Path) -> None:
         _with_table(project, f'\n[[tool.oppdemo.assets]]\npath = "{path}"\n')
         result = run_cli(project, "diff")
         assert result.returncode == 2 and "machinery" in result.stderr, (path, result.stderr)
+
+
+def test_init_then_eject_gives_pyproject_back_byte_for_byte(tmp_path: Path) -> None:
+    project = make_fastopp_current(tmp_path / "fastopp")
+    original = (project / "pyproject.toml").read_bytes()
+    assert run_cli(project, "init").returncode == 0
+    assert b"[tool.oppdemo]" in (project / "pyproject.toml").read_bytes()
+    assert run_cli(project, "eject", "--yes").returncode == 0
+    assert (project / "pyproject.toml").read_bytes() == original

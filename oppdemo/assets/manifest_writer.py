@@ -167,6 +167,8 @@ def render_table(
 def without_table(text: str) -> str:
     """`text` without its `[tool.oppdemo]` table (and an emptied `[tool]`), by tomlkit, which
     keeps the rest of the file as it was."""
+    import re
+
     import tomlkit
 
     document = tomlkit.parse(text)
@@ -174,7 +176,13 @@ def without_table(text: str) -> str:
     del tool["oppdemo"]
     if not tool:
         del document["tool"]
-    return tomlkit.dumps(document)
+    result = tomlkit.dumps(document)
+    headers = re.findall(r"^\s*\[\[?\s*([^\]]+?)\s*\]", text, flags=re.MULTILINE)
+    if headers and headers[-1].startswith("tool.oppdemo") and result.endswith("\n\n"):
+        # The table was last, where `init` appends it after one blank line: take that too,
+        # so that init then eject gives the file back as it was.
+        result = result[:-1]
+    return result
 
 
 def updated_pyproject(text: str, table: str, force: bool) -> str:
