@@ -193,3 +193,18 @@ def test_init_then_eject_gives_pyproject_back_byte_for_byte(tmp_path: Path) -> N
     assert b"[tool.oppdemo]" in (project / "pyproject.toml").read_bytes()
     assert run_cli(project, "eject", "--yes").returncode == 0
     assert (project / "pyproject.toml").read_bytes() == original
+
+
+def test_a_plain_undo_after_an_eject_elsewhere_undoes_nothing_older(tmp_path: Path) -> None:
+    project = make_demo_project(tmp_path)
+    assert run_cli(project, "save").returncode == 0  # a backup in backups/
+    text = (project / "pyproject.toml").read_text()
+    (project / "pyproject.toml").write_text(
+        text.replace("[tool.oppdemo]\n", '[tool.oppdemo]\nbackups = "var/kept"\n', 1)
+    )
+    assert run_cli(project, "eject", "--yes").returncode == 0
+    before = capture(project, exclude=("backups", "var"))
+    plain = run_cli(project, "undo")
+    assert plain.returncode == 2 and "--backups" in plain.stderr
+    assert capture(project, exclude=("backups", "var")) == before
+    assert run_cli(project, "undo", "--backups", "var/kept").returncode == 0

@@ -180,6 +180,8 @@ def undo(
 
     def build() -> Plan:
         target = store.load(backup_id) if backup_id else store.latest()
+        if backup_id is None and backups_folder is None and target.command != "eject":
+            _refuse_after_eject_elsewhere(manifest.root, target.id, target.command)
         if backup_id is None and target.command == "undo" and not target.complete and target.undoes:
             # An undo that was interrupted is finished, not reversed.
             target = store.load(target.undoes)
@@ -198,6 +200,21 @@ def undo(
             "were kept elsewhere, name that folder with --backups)."
         )
     return _change(manifest, build, dry_run, store)
+
+
+def _refuse_after_eject_elsewhere(root: Path, latest: str, command: str) -> None:
+    """Without a [tool.oppdemo] table the project was ejected (or never set up): an eject
+    that kept its backup in a custom folder is not in `backups/`, and undoing the latest one
+    found there would undo an older command instead."""
+    from oppdemo.assets.manifest import read_pyproject
+
+    if "oppdemo" in read_pyproject(root)[1].get("tool", {}):
+        return
+    raise PlanError(
+        f"The project has no [tool.oppdemo] table and the latest backup here ({latest}) is "
+        f"a {command}, not an eject: if eject kept its backup elsewhere, name that folder "
+        f"with --backups; to undo this {command} anyway, give its id (`oppdemo undo {latest}`)."
+    )
 
 
 @dataclass(frozen=True)
