@@ -208,3 +208,12 @@ def test_a_plain_undo_after_an_eject_elsewhere_undoes_nothing_older(tmp_path: Pa
     assert plain.returncode == 2 and "--backups" in plain.stderr
     assert capture(project, exclude=("backups", "var")) == before
     assert run_cli(project, "undo", "--backups", "var/kept").returncode == 0
+
+
+def test_a_project_without_a_table_still_undoes_its_own_save(tmp_path: Path) -> None:
+    from .projects import make_fastopp_2025
+
+    project = make_fastopp_2025(tmp_path / "fastopp")
+    assert "[tool.oppdemo]" not in (project / "pyproject.toml").read_text()
+    assert run_cli(project, "save").returncode == 0
+    assert run_cli(project, "undo").returncode == 0, "the defaults' own save"

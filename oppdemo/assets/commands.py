@@ -181,7 +181,7 @@ def undo(
     def build() -> Plan:
         target = store.load(backup_id) if backup_id else store.latest()
         if backup_id is None and backups_folder is None and target.command != "eject":
-            _refuse_after_eject_elsewhere(manifest.root, target.id, target.command)
+            _refuse_after_eject_elsewhere(manifest.root, store.folder / target.id, target.command)
         if backup_id is None and target.command == "undo" and not target.complete and target.undoes:
             # An undo that was interrupted is finished, not reversed.
             target = store.load(target.undoes)
@@ -202,19 +202,26 @@ def undo(
     return _change(manifest, build, dry_run, store)
 
 
-def _refuse_after_eject_elsewhere(root: Path, latest: str, command: str) -> None:
-    """Without a [tool.oppdemo] table the project was ejected (or never set up): an eject
-    that kept its backup in a custom folder is not in `backups/`, and undoing the latest one
-    found there would undo an older command instead."""
-    from oppdemo.assets.manifest import read_pyproject
+def _refuse_after_eject_elsewhere(root: Path, record_folder: Path, command: str) -> None:
+    """A project with no [tool.oppdemo] table whose pyproject.toml changed after the latest
+    backup found here was most likely ejected with its backup kept in a custom folder: undoing
+    the latest one here would undo an older command instead."""
+    from oppdemo.assets.manifest import PYPROJECT, read_pyproject
 
     if "oppdemo" in read_pyproject(root)[1].get("tool", {}):
         return
-    raise PlanError(
-        f"The project has no [tool.oppdemo] table and the latest backup here ({latest}) is "
-        f"a {command}, not an eject: if eject kept its backup elsewhere, name that folder "
-        f"with --backups; to undo this {command} anyway, give its id (`oppdemo undo {latest}`)."
-    )
+    try:
+        changed_after = (root / PYPROJECT).stat().st_mtime > record_folder.stat().st_mtime
+    except OSError:
+        return
+    if changed_after:
+        latest = record_folder.name
+        raise PlanError(
+            f"pyproject.toml has no [tool.oppdemo] table and changed after the latest backup "
+            f"here ({latest}, a {command}): if an eject kept its backup elsewhere, name that "
+            f"folder with --backups; to undo this {command} anyway, give its id "
+            f"(`oppdemo undo {latest}`)."
+        )
 
 
 @dataclass(frozen=True)
