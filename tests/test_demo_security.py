@@ -36,6 +36,17 @@ def _files(*items: tuple[str, bytes]) -> list[tuple[str, tuple[str, bytes, str]]
     return [("files", (name, data, "image/jpeg")) for name, data in items]
 
 
+def _operator_upload(storage: StorageInterface, *items: tuple[str, bytes]) -> dict[str, Any]:
+    """Upload files as a signed-in operator; the JSON answer ({"saved": ..., "rejected": ...})."""
+    with TestClient(create_app(storage, settings()), headers=OPERATOR) as client:
+        answer = client.post(
+            "/upload", files=_files(*items), headers={"Accept": "application/json"}
+        )
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
 def _public(storage: StorageInterface, **overrides: Any) -> TestClient:
     """A client of a server that anyone can reach (not loopback), with no credentials."""
     app = create_app(storage, settings(**overrides))
@@ -290,11 +301,7 @@ def test_a_decompression_bomb_and_a_damaged_image_are_refused(tmp_path: Path) ->
     Image.new("1", (10_000, 5_000)).save(bomb, "PNG")  # 50 MP, a few kilobytes
     damaged = image("PNG")[:60]
     storage = FilesystemStorage(tmp_path / "uploads")
-    with TestClient(create_app(storage, settings()), headers=OPERATOR) as client:
-        result = client.post(
-            "/upload", files=_files(("bomb.png", bomb.getvalue()), ("bad.png", damaged)),
-            headers={"Accept": "application/json"},
-        ).json()  # fmt: skip
+    result = _operator_upload(storage, ("bomb.png", bomb.getvalue()), ("bad.png", damaged))
     reasons = {item["name"]: item["reason"] for item in result["rejected"]}
     assert "40 MP limit" in reasons["bomb.png"]
     assert "damaged" in reasons["bad.png"] or "decoded" in reasons["bad.png"]
@@ -308,11 +315,7 @@ def test_an_animated_gif_keeps_its_frames(tmp_path: Path) -> None:
     frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=50, loop=0)
     assert Image.open(io.BytesIO(buffer.getvalue())).n_frames == 3
     storage = FilesystemStorage(tmp_path / "uploads")
-    with TestClient(create_app(storage, settings()), headers=OPERATOR) as client:
-        key = client.post(
-            "/upload", files=_files(("anim.gif", buffer.getvalue())),
-            headers={"Accept": "application/json"},
-        ).json()["saved"][0]["key"]  # fmt: skip
+    key = _operator_upload(storage, ("anim.gif", buffer.getvalue()))["saved"][0]["key"]
     assert Image.open(io.BytesIO(storage.get_file(key))).n_frames == 3
 
 
@@ -361,11 +364,7 @@ def test_an_animation_too_large_to_decode_is_refused(tmp_path: Path) -> None:
     frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
     assert Image.open(io.BytesIO(buffer.getvalue())).n_frames == 200
     storage = FilesystemStorage(tmp_path / "uploads")
-    with TestClient(create_app(storage, settings()), headers=OPERATOR) as client:
-        result = client.post(
-            "/upload", files=_files(("anim.gif", buffer.getvalue())),
-            headers={"Accept": "application/json"},
-        ).json()  # fmt: skip
+    result = _operator_upload(storage, ("anim.gif", buffer.getvalue()))
     assert "limit for an animation" in result["rejected"][0]["reason"]
     assert storage.list_files() == []
 
@@ -399,11 +398,7 @@ def test_a_crafted_gif_is_refused_not_a_500(tmp_path: Path) -> None:
         "c8706040006d2cbb3b"
     )
     storage = FilesystemStorage(tmp_path / "uploads")
-    with TestClient(create_app(storage, settings()), headers=OPERATOR) as client:
-        answer = client.post(
-            "/upload", files=_files(("c.gif", crafted)), headers={"Accept": "application/json"}
-        )
-    assert answer.status_code == 200 and answer.json()["rejected"]
+    assert _operator_upload(storage, ("c.gif", crafted))["rejected"]
     assert storage.list_files() == []
 
 
@@ -527,10 +522,7 @@ def test_a_gif_whose_canvas_grows_at_a_later_frame_is_refused_unread(tmp_path: P
     bomb = header + frame(first.getvalue()) + frame(big.getvalue()) + b"\x3b"
     assert len(bomb) < 200_000
     storage = FilesystemStorage(tmp_path / "uploads")
-    with TestClient(create_app(storage, settings()), headers=OPERATOR) as client:
-        result = client.post(
-            "/upload", files=_files(("bomb.gif", bomb)), headers={"Accept": "application/json"}
-        ).json()
+    result = _operator_upload(storage, ("bomb.gif", bomb))
     assert "9000x9000 pixels is over the 40 MP limit" in result["rejected"][0]["reason"]
     assert storage.list_files() == []
 
