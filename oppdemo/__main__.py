@@ -24,6 +24,9 @@ def main() -> None:
     """Run the command line; never a KeyboardInterrupt traceback."""
     try:
         signal.signal(signal.SIGINT, _on_ctrl_c)
+        from oppdemo.cli.streams import guard_streams
+
+        guard_streams()
         from oppdemo.cli.fast import fast_diff
 
         code = fast_diff(sys.argv[1:])

@@ -13,6 +13,7 @@ from oppdemo.cli.common import (
     BackupsFolder,
     DryRun,
     Format,
+    Verbose,
     app,
     consoles,
     fail,
@@ -63,27 +64,35 @@ def diff(
 
 @app.command()
 def save(
-    ctx: typer.Context, dry_run: DryRun = False, as_json: AsJson = False, no_hooks: NoHooks = False
+    ctx: typer.Context,
+    dry_run: DryRun = False,
+    as_json: AsJson = False,
+    no_hooks: NoHooks = False,
+    verbose: Verbose = False,
 ) -> None:
     """Copy the working files into the snapshot (a mirror: deletions are saved too)."""
     from oppdemo.assets import commands
 
     _check_hooks(ctx, "after-save", dry_run, no_hooks)
     outcome = run_core(lambda: commands.save(ctx.obj, dry_run=dry_run))
-    show_outcome(outcome, dry_run, as_json)
+    show_outcome(outcome, dry_run, as_json, verbose)
     _hooks(ctx, "after-save", outcome, dry_run, no_hooks, as_json)
 
 
 @app.command()
 def restore(
-    ctx: typer.Context, dry_run: DryRun = False, as_json: AsJson = False, no_hooks: NoHooks = False
+    ctx: typer.Context,
+    dry_run: DryRun = False,
+    as_json: AsJson = False,
+    no_hooks: NoHooks = False,
+    verbose: Verbose = False,
 ) -> None:
     """Copy the snapshot back over the working files (a mirror)."""
     from oppdemo.assets import commands
 
     _check_hooks(ctx, "after-restore", dry_run, no_hooks)
     outcome = run_core(lambda: commands.restore(ctx.obj, dry_run=dry_run))
-    show_outcome(outcome, dry_run, as_json)
+    show_outcome(outcome, dry_run, as_json, verbose)
     _hooks(ctx, "after-restore", outcome, dry_run, no_hooks, as_json)
 
 
@@ -127,6 +136,7 @@ def destroy(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     as_json: AsJson = False,
     no_hooks: NoHooks = False,
+    verbose: Verbose = False,
 ) -> None:
     """Remove the demo assets from the working tree, leaving a minimal project."""
     from oppdemo.assets import commands
@@ -149,7 +159,7 @@ def destroy(
         )
     _check_hooks(ctx, "after-destroy", False, no_hooks)
     outcome = run_core(lambda: commands.destroy(ctx.obj, force=force))
-    show_outcome(outcome, False, as_json)
+    show_outcome(outcome, False, as_json, verbose)
     _hooks(ctx, "after-destroy", outcome, False, no_hooks, as_json)
 
 
@@ -159,6 +169,7 @@ def eject(
     dry_run: DryRun = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     as_json: AsJson = False,
+    verbose: Verbose = False,
 ) -> None:
     """Leave oppdemo for good: remove the snapshot, base folders and [tool.oppdemo] (undoable)."""
     from oppdemo.assets import commands
@@ -175,7 +186,7 @@ def eject(
             "the demo files themselves stay)",
             abort=True,
         )
-    show_outcome(run_core(lambda: commands.eject(ctx.obj)), False, as_json)
+    show_outcome(run_core(lambda: commands.eject(ctx.obj)), False, as_json, verbose)
 
 
 @app.command()
@@ -187,6 +198,7 @@ def undo(
     backups_folder: BackupsFolder = None,
     dry_run: DryRun = False,
     as_json: AsJson = False,
+    verbose: Verbose = False,
 ) -> None:
     """Put the files back as they were before a save, restore, destroy, eject or undo."""
     from oppdemo.assets import commands
@@ -195,6 +207,7 @@ def undo(
         run_core(lambda: commands.undo(ctx.obj, backup_id, dry_run, backups_folder)),
         dry_run,
         as_json,
+        verbose,
     )
 
 

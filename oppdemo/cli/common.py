@@ -31,6 +31,10 @@ app = typer.Typer(
 
 DryRun = Annotated[bool, typer.Option("--dry-run", "-n", help="Print the plan and change nothing.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+Verbose = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", help="List every file changed, even on a terminal."),
+]
 BackupsFolder = Annotated[
     str | None,
     typer.Option(
@@ -106,13 +110,15 @@ def fail(message: str, exit_code: int = EXIT_ERROR) -> NoReturn:
     raise typer.Exit(exit_code)
 
 
-def show_outcome(result: Outcome, dry_run: bool, as_json: bool = False) -> None:
+def show_outcome(
+    result: Outcome, dry_run: bool, as_json: bool = False, verbose: bool = False
+) -> None:
     from oppdemo.cli import render
 
     if as_json:
         print_json(result.to_dict())
     else:
-        render.outcome(consoles()[0], result, dry_run)
+        render.outcome(consoles()[0], result, dry_run, verbose)
 
 
 def print_json(data: object) -> None:

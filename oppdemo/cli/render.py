@@ -42,17 +42,19 @@ def drift(console: Console, report: DriftReport, root: Path, with_patch: bool) -
             console.print(f"[{colour}]{escape(styled)}[/]{rest}" if styled else rest)
 
 
-def outcome(console: Console, result: Outcome, dry_run: bool) -> None:
-    """The plan's operations (all of them on a dry run) and a one-line summary."""
+def outcome(console: Console, result: Outcome, dry_run: bool, every: bool = False) -> None:
+    """The files the plan changes, then a one-line summary. All of them when piped, on a dry
+    run or with `every` (--verbose); on a terminal a long list is cut, naming --verbose.
+    Making a folder is an internal step: never listed, never counted."""
     plan = result.plan
-    listed = plan.operations if dry_run else plan.operations[:_MAX_LISTED]
+    shown = [operation for operation in plan.operations if operation.action != "mkdir"]
+    whole = dry_run or every or not console.is_terminal
+    listed = shown if whole else shown[:_MAX_LISTED]
     for operation in listed:
-        if operation.action == "mkdir":
-            continue
         suffix = "/" if operation.kind == "dir" else ""
         console.print(f"{operation.verb} {escape(operation.path)}{suffix}")
-    if len(plan.operations) > len(listed):
-        console.print(f"… and {len(plan.operations) - len(listed)} more")
+    if len(shown) > len(listed):
+        console.print(f"… and {len(shown) - len(listed)} more (--verbose lists every file)")
     counts = ", ".join(
         f"{plan.count(verb)} {label}"
         for verb, label in (("copy", "copied"), ("overwrite", "overwritten"), ("remove", "removed"))
