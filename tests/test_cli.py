@@ -278,3 +278,44 @@ def test_github_annotations_name_paths_from_the_repository_root(project: Path) -
         first = result.stdout.splitlines()[0]
         assert first.startswith(f"::error file={project.name}/demo_scripts/new.py,"), first
         assert f"`oppdemo -C {project.name} save`" in first
+
+
+def _many_new_files(project: Path, count: int) -> list[str]:
+    """`count` new files, each in a folder of its own (folders are hidden steps)."""
+    names = []
+    for index in range(count):
+        path = project / "demo_scripts" / f"set{index:02}" / "inner" / f"file{index:02}.py"
+        path.parent.mkdir(parents=True)
+        path.write_text(f"{index}\n")
+        names.append(path.relative_to(project).as_posix())
+    return names
+
+
+def test_piped_every_command_lists_every_file_it_changes(project: Path) -> None:
+    names = _many_new_files(project, 45)
+    saved = run_cli(project, "save")
+    assert saved.returncode == 0
+    lines = saved.stdout.splitlines()
+    assert [line for line in lines if line.startswith("copy ")] == sorted(
+        f"copy {name.replace('demo_scripts/', 'demo_assets/scripts/')}" for name in names
+    )
+    assert not any("more" in line for line in lines)
+    undone = run_cli(project, "undo")
+    assert undone.returncode == 0
+    removed = [line for line in undone.stdout.splitlines() if line.startswith("remove ")]
+    assert len([line for line in removed if line.endswith(".py")]) == 45
+    assert not any("more" in line for line in undone.stdout.splitlines())
+
+
+def test_on_a_terminal_a_long_list_is_cut_and_names_verbose(project: Path) -> None:
+    _many_new_files(project, 45)
+    terminal = {"TTY_COMPATIBLE": "1", "COLUMNS": "200"}
+    saved = run_cli(project, "save", env=terminal)
+    lines = saved.stdout.splitlines()
+    # Thirty files, whatever the folders made for them: those are never listed or counted.
+    assert len([line for line in lines if line.startswith("copy ")]) == 30
+    assert "… and 15 more (--verbose lists every file)" in lines
+    assert run_cli(project, "undo", env=terminal).returncode == 0
+    verbose = run_cli(project, "save", "--verbose", env=terminal)
+    assert len([line for line in verbose.stdout.splitlines() if line.startswith("copy ")]) == 45
+    assert "more" not in verbose.stdout
