@@ -319,3 +319,32 @@ def test_on_a_terminal_a_long_list_is_cut_and_names_verbose(project: Path) -> No
     verbose = run_cli(project, "save", "--verbose", env=terminal)
     assert len([line for line in verbose.stdout.splitlines() if line.startswith("copy ")]) == 45
     assert "more" not in verbose.stdout
+
+
+def test_backups_fits_80_columns_of_a_terminal_with_every_column(project: Path) -> None:
+    from oppdemo.assets.backups import BackupStore
+    from oppdemo.assets.engine import reverse_operations
+
+    (project / "demo_scripts/seed.py").write_text("edited")
+    assert run_cli(project, "restore").returncode == 0
+    assert run_cli(project, "undo").returncode == 0
+    store = BackupStore(project, project / "backups")
+    latest = store.latest()
+    store.begin("undo", reverse_operations(store, latest), undoes=latest.id)  # then killed
+    piped = [line.split("\t") for line in run_cli(project, "backups").stdout.splitlines()]
+    result = run_cli(project, "backups", env={"TTY_COMPATIBLE": "1", "COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    import re
+
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)  # bold and red, as a terminal has
+    lines = shown.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert lines[0].split() == ["id", "command", "time", "(UTC)", "files", "size", "status"]
+    assert "…" not in shown
+    for row in piped:
+        listed = next(line for line in lines if line.startswith(row[0]))
+        assert listed.split()[1] == row[1].split()[0]  # the command
+        assert listed.split()[-1] == row[5]  # the status: complete, interrupted
+        if " of " in row[1]:  # the backup undone: whole, on a line of its own
+            assert f"of {row[1].split(' of ')[1]}" in [line.strip() for line in lines]
+    assert {row[5] for row in piped} == {"complete", "interrupted"}

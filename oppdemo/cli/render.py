@@ -95,7 +95,7 @@ def discovery(console: Console, result: InitOutcome, dry_run: bool) -> None:
 
 
 def backup_table(console: Console, summaries: list[BackupSummary]) -> None:
-    """A table on a terminal; tab-separated lines when piped."""
+    """Tab-separated lines when piped; on a terminal, aligned columns that fit 80 characters."""
     if not summaries:
         console.print("No backups yet.")
         return
@@ -114,19 +114,39 @@ def backup_table(console: Console, summaries: list[BackupSummary]) -> None:
         # Tab-separated and unstyled: rich would expand the tabs.
         console.file.write("".join("\t".join(row) + "\n" for row in rows))
         return
-    from rich.table import Table
-
-    # On a terminal: five columns that fit 80 characters; the plain lines above carry it all.
-    table = Table(box=None, header_style="bold")
-    for header in ("id", "command", "time (UTC)", "files", "size"):
-        numeric = header in ("files", "size")
-        table.add_column(
-            header, no_wrap=header != "command", justify="right" if numeric else "left"
+    # Every column on 80 characters: the time to the minute (the id holds the seconds), and
+    # what does not fit a cell (the backup an undo reverses, why a backup is damaged) on a
+    # line of its own below the row, where it is never cut.
+    cells = [
+        (
+            item.id,
+            item.command,
+            row[2][:16],
+            row[3],
+            row[4],
+            "damaged" if item.problem else row[5],
         )
-    for item, row in zip(summaries, rows, strict=True):
-        command = escape(row[1]) if item.complete else f"[red]{escape(row[1])} ({row[5]})[/]"
-        table.add_row(row[0], command, row[2], row[3], row[4])
-    console.print(table)
+        for item, row in zip(summaries, rows, strict=True)
+    ]
+    headers = ("id", "command", "time (UTC)", "files", "size", "status")
+    widths = [max(len(text) for text in column) for column in zip(headers, *cells, strict=True)]
+
+    def line(texts: tuple[str, ...]) -> str:
+        padded = [
+            text.rjust(width) if index in (3, 4) else text.ljust(width)
+            for index, (text, width) in enumerate(zip(texts, widths, strict=True))
+        ]
+        return "  ".join(padded).rstrip()
+
+    console.print(f"[bold]{escape(line(headers))}[/]")
+    indent = " " * (widths[0] + 2)
+    for item, texts in zip(summaries, cells, strict=True):
+        text = escape(line(texts))
+        console.print(text if item.complete and not item.problem else f"[red]{text}[/]")
+        if item.undoes:
+            console.print(f"{indent}of {escape(item.undoes)}")
+        if item.problem:
+            console.print(f"{indent}[red]damaged: {escape(item.problem)}[/]")
 
 
 def _status(item: BackupSummary) -> str:
