@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -263,3 +264,26 @@ def make_demo_project(root: Path) -> Path:
             PROJECT_ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__")
         )
     return project
+
+
+def pause_at(folder: Path, point: str, count: int) -> tuple[dict[str, str], Path]:
+    """The environment that makes an oppdemo process pause the `count`-th time it reaches
+    `point` (see oppdemo/pause.py), and the file whose appearance says it has paused."""
+    flag = folder / f"paused-{point.replace(' ', '-')}-{count}"
+    flag.unlink(missing_ok=True)
+    env = {"OPPDEMO_TEST_PAUSE": f"{point}:{count}", "OPPDEMO_TEST_PAUSE_FILE": str(flag)}
+    return env, flag
+
+
+def wait_for_pause(flag: Path, process: subprocess.Popen[Any], timeout: float = 120) -> bool:
+    """Wait until `process` pauses (True) or ends without reaching the point (False)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if flag.exists():
+            return True
+        if process.poll() is not None:
+            return flag.exists()
+        time.sleep(0.002)
+    raise AssertionError(f"the process neither paused at {flag.name} nor ended")

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from .projects import PROJECT_ROOT, capture, make_project, posix_only, run_cli
+from .projects import (
+    PROJECT_ROOT,
+    capture,
+    make_project,
+    pause_at,
+    posix_only,
+    run_cli,
+    wait_for_pause,
+)
 
 KILL_POINTS = 24
 
@@ -32,23 +40,20 @@ def _build(project: Path) -> None:
         (scripts / f"group{index % 40:02d}" / f"new{index:05d}.txt").write_text("new\n")
 
 
-def _start_restore(project: Path) -> subprocess.Popen[bytes]:
+def _start_restore(project: Path, pause: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "restore"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **pause},
     )
 
 
-def _wait_for_backup(project: Path, before: set[str], process: subprocess.Popen[bytes]) -> float:
-    """When the restore's backup appeared (it is complete then, and changes begin)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        if any(name[:1].isdigit() for name in set(os.listdir(project / "backups")) - before):
-            break
-        time.sleep(0.001)
-    return time.monotonic()
+def _operations(project: Path) -> int:
+    """How many file operations the restore will do (it pauses before one of them)."""
+    result = run_cli(project, "restore", "--dry-run", "--json")
+    assert result.returncode == 0, result.stderr
+    return len(json.loads(result.stdout)["operations"])
 
 
 def _working(project: Path) -> dict[str, tuple[object, ...]]:
@@ -68,12 +73,10 @@ def test_killed_restore_is_completed_by_rerun_or_reversed_by_undo(tmp_path: Path
     edited, saved = _working(project), _saved(project)
     assert edited != saved
 
-    # Time the change itself: from the moment its backup appears to the end of the process
-    # (start-up and planning come first and change nothing, so kills go where changes happen).
-    process = _start_restore(project)
-    started = _wait_for_backup(project, set(os.listdir(project / "backups")), process)
+    operations = _operations(project)
+    assert operations >= 1_500
+    process = _start_restore(project, {})
     process.wait()
-    window = time.monotonic() - started
     assert process.returncode == 0
     assert _working(project) == saved
 
@@ -82,11 +85,16 @@ def test_killed_restore_is_completed_by_rerun_or_reversed_by_undo(tmp_path: Path
         shutil.rmtree(project / "demo_scripts")
         shutil.copytree(template, project / "demo_scripts", symlinks=True)
         backups_before = set(os.listdir(project / "backups"))
-        process = _start_restore(project)
-        _wait_for_backup(project, backups_before, process)
-        time.sleep(window * point / KILL_POINTS)
+        # Killed just before one of the restore's file operations (the first: its backup is
+        # complete and nothing is changed yet). On Linux a forked helper does the second half
+        # of the writes meanwhile, so the command's own process does at least half of them.
+        count = 1 + (operations // 2) * point // KILL_POINTS
+        pause, paused = pause_at(tmp_path, "operation", count)
+        process = _start_restore(project, pause)
+        assert wait_for_pause(paused, process), "the restore paused before the operation"
         process.send_signal(signal.SIGKILL)
         process.wait()
+        paused.unlink()
         state = _working(project)
         if state not in (edited, saved):
             interrupted_midway += 1

@@ -6,12 +6,19 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from .projects import PROJECT_ROOT, capture, make_project, posix_only, run_cli
+from .projects import (
+    PROJECT_ROOT,
+    capture,
+    make_project,
+    pause_at,
+    posix_only,
+    run_cli,
+    wait_for_pause,
+)
 
 
 def _edited_project(root: Path, files: int = 3_000) -> Path:
@@ -39,20 +46,19 @@ def test_an_interrupted_restore_puts_everything_back(
     project = _edited_project(tmp_path / "app")
     edited = capture(project, exclude=("backups",))
     before = _our_backups(project)
+    # Paused before its 100th file operation: the backup is complete, changes have begun.
+    pause, paused = pause_at(tmp_path, "operation", 100)
     process = subprocess.Popen(
         [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "restore"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "NO_COLOR": "1"},
+        env={**os.environ, "NO_COLOR": "1", **pause},
     )
-    # Wait until the backup is complete (the restore is about to change files, or is doing it).
-    deadline = time.monotonic() + 30
-    while not (_our_backups(project) - before) and time.monotonic() < deadline:
-        time.sleep(0.002)
+    assert wait_for_pause(paused, process), "the restore reached its 100th operation"
     assert _our_backups(project) - before, "the restore started"
-    time.sleep(0.05)
     process.send_signal(signum)
+    paused.unlink()
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == code, stdout + stderr
     assert "Traceback" not in stderr

@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from oppdemo import pause
 from oppdemo.assets import fileops
 from oppdemo.assets.backups import BackupStore, Record
 from oppdemo.assets.forked import run_halves
@@ -159,6 +160,7 @@ def _apply(
     staging: Staging,
 ) -> None:
     for operation in operations:
+        pause.reached("operation")
         if guard is not None:
             guard.check()
         if operation.action == "write":

@@ -19,6 +19,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from oppdemo import pause
+
 if TYPE_CHECKING:
     from oppdemo.storage.checksums import LocalChecksums
     from services.storage import StorageInterface
@@ -357,6 +359,7 @@ def run_migration(
                 target.delete_file(step.key)
                 return StepResult(step, "deleted")
             copy(step)
+            pause.reached("migration copied")
             return StepResult(step, "copied")
         except MigrationStopped:
             return StepResult(step, "not run", "interrupted while copying")
