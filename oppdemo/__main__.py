@@ -27,6 +27,9 @@ def main() -> None:
         from oppdemo.cli.streams import guard_streams
 
         guard_streams()
+        from oppdemo import pause
+
+        pause.reached("start")
         from oppdemo.cli.fast import fast_diff
 
         code = fast_diff(sys.argv[1:])

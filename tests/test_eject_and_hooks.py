@@ -153,16 +153,19 @@ def test_ctrl_c_during_a_hook_says_the_files_were_changed(tmp_path: Path) -> Non
     from .projects import PROJECT_ROOT
 
     project = make_demo_project(tmp_path)
-    sleeper = json.dumps([sys.executable, "-c", "import time; time.sleep(20)"])
+    # The hook says it has started (the files are changed then), and waits for the signal.
+    started = tmp_path / "hook-started"
+    hook = f"import pathlib, time; pathlib.Path({str(started)!r}).touch(); time.sleep(20)"
+    sleeper = json.dumps([sys.executable, "-c", hook])
     _with_table(project, f"\n[tool.oppdemo.hooks]\nafter-save = [{sleeper}]\n")
     process = subprocess.Popen(
         [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "save"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while not (project / "demo_assets").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(1.0)
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert started.exists(), "the hook ran"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130 and "Traceback" not in stderr

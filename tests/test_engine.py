@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,15 @@ from oppdemo.assets.backups import BackupStore
 from oppdemo.assets.engine import execute
 from oppdemo.assets.plan import Operation, Plan
 
-from .projects import PROJECT_ROOT, capture, make_project, posix_only, run_cli
+from .projects import (
+    PROJECT_ROOT,
+    capture,
+    make_project,
+    pause_at,
+    posix_only,
+    run_cli,
+    wait_for_pause,
+)
 
 FILES = 1_200  # over the threshold at which half the writes go to a second process
 
@@ -69,20 +76,23 @@ def test_a_new_folder_appears_whole_and_leftovers_of_a_killed_run_are_cleared(
 @posix_only("SIGKILL")
 def test_a_killed_save_of_a_new_tree_leaves_it_absent_or_whole(tmp_path: Path) -> None:
     project = _bulk_project(tmp_path / "app")
-    started = time.monotonic()
     assert run_cli(project, "save").returncode == 0
-    duration = time.monotonic() - started
     for point in range(1, 6):
         for folder in ("scripts", "services"):
             subprocess.run(["rm", "-rf", str(project / "demo_assets" / folder)], check=True)
+        # Killed before one of the save's operations, spread over the half that its own
+        # process does (a forked helper writes the other half meanwhile).
+        pause, paused = pause_at(tmp_path, "operation", 1 + (FILES // 2) * point // 6)
         process = subprocess.Popen(
             [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "save"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, **pause},
         )
-        time.sleep(duration * point / 6)
+        assert wait_for_pause(paused, process), "the save paused before the operation"
         process.send_signal(signal.SIGKILL)
         process.wait()
+        paused.unlink()
         scripts = project / "demo_assets" / "scripts"
         if scripts.exists():
             assert sum(1 for _ in scripts.rglob("*.txt")) == FILES, "never a half-filled folder"

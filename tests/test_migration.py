@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -20,7 +19,7 @@ import boto3
 import pytest
 
 from .conftest import ACCESS_KEY, SECRET_KEY
-from .projects import PROJECT_ROOT, needs_symlinks, posix_only, run_cli
+from .projects import PROJECT_ROOT, needs_symlinks, pause_at, posix_only, run_cli, wait_for_pause
 from .test_storage_cli import _bucket_objects, _client, _local_files, _photos, _write_env
 
 
@@ -107,16 +106,19 @@ def test_a_signal_stops_the_copies_runs_no_delete_and_a_rerun_finishes(
     command = [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "storage",
                "migrate", "--to", str(production), "--delete", "--yes",
                "--concurrency", "1"]  # fmt: skip
+    # Paused once 20 copies are done (one at a time: none is in flight then).
+    pause, paused = pause_at(project.parent, "migration step done", 20)
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **pause},
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        listed = client.list_objects_v2(Bucket=s3_env["S3_BUCKET"], Prefix="photos/")  # type: ignore[attr-defined]
-        if listed.get("KeyCount", 0) >= 20:
-            break
-        time.sleep(0.01)
+    assert wait_for_pause(paused, process), "the migration paused after 20 copies"
     process.send_signal(signum)
+    paused.unlink()
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == code, stderr
     assert "Traceback" not in stderr and "Interrupted" in stderr
@@ -124,7 +126,7 @@ def test_a_signal_stops_the_copies_runs_no_delete_and_a_rerun_finishes(
     assert "not run" in stdout and "Migrated:" in stdout, "the summary says what was not done"
     after = _bucket_objects(s3_env)
     copied = {key: data for key, data in after.items() if key.startswith("photos/")}
-    assert 0 < len(copied) < 150, "stopped part-way"
+    assert len(copied) == 20, "stopped where it paused"
     assert all(files[key] == data for key, data in copied.items()), "every object is whole"
     assert {key for key in after if key.startswith("extra/")} == set(extras), "no delete ran"
     uploads = client.list_multipart_uploads(Bucket=s3_env["S3_BUCKET"])  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from .conftest import ACCESS_KEY, SECRET_KEY, free_port, make_bucket_public
-from .projects import PROJECT_ROOT, posix_only, run_cli
+from .projects import PROJECT_ROOT, pause_at, posix_only, run_cli, wait_for_pause
 from .test_storage_contract import TRICKY_KEYS as CONTRACT_KEYS
 
 # The contract's tricky keys, and deeper paths.
@@ -358,22 +358,19 @@ def test_a_killed_migration_is_finished_by_a_rerun_copying_nothing_twice(
 ) -> None:
     _, production = envs
     files = _photos(project / "static" / "uploads", 300, size=40_000)
+    # Paused once 20 copies are done: no copy starts while it waits; two may be in flight.
+    pause, paused = pause_at(project.parent, "migration step done", 20)
     process = subprocess.Popen(
         [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "storage",
          "migrate", "--to", str(production), "--concurrency", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **pause},
     )  # fmt: skip
-    client = _client(s3_env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        count = client.list_objects_v2(Bucket=s3_env["S3_BUCKET"]).get("KeyCount", 0)  # type: ignore[attr-defined]
-        if count >= 20:
-            break
-        time.sleep(0.02)
+    assert wait_for_pause(paused, process), "the migration paused after 20 copies"
     process.send_signal(signal.SIGKILL)
     process.wait()
+    paused.unlink()
     before = _bucket_objects(s3_env)
-    assert 0 < len(before) < 300, "killed part-way"
+    assert 20 <= len(before) <= 22, "killed part-way"
     assert all(files[key] == data for key, data in before.items()), "every object is whole"
     rerun = run_cli(project, "storage", "migrate", "--to", str(production), "--json")
     report = json.loads(rerun.stdout)

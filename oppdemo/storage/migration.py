@@ -359,7 +359,6 @@ def run_migration(
                 target.delete_file(step.key)
                 return StepResult(step, "deleted")
             copy(step)
-            pause.reached("migration copied")
             return StepResult(step, "copied")
         except MigrationStopped:
             return StepResult(step, "not run", "interrupted while copying")
@@ -369,6 +368,8 @@ def run_migration(
             return StepResult(step, "failed", str(error) or type(error).__name__)
 
     def record(result: StepResult) -> None:
+        # In the thread that hands out steps: while it waits here, none starts.
+        pause.reached("migration step done")
         report.results.append(result)
         if on_result is not None:
             on_result(result)
