@@ -80,6 +80,8 @@ def _storage_call(package: ModuleType, action: Callable[[], T], missing_exit: in
 
     try:
         return action()
+    except typer.Exit:
+        raise  # already said (a RuntimeError to Click, which a package's errors may include)
     except BrokenPipeError:
         # The reader went away (`storage ls | head`): nothing more to say, to anyone.
         import os
@@ -103,10 +105,12 @@ def storage_ls(
 ) -> None:
     """List stored keys in order, a page at a time (key, and with --long size and time)."""
     from oppdemo.cli import render
+    from oppdemo.storage.portable import is_placeholder
 
     package, storage = _open_storage(ctx)
     listing = _storage_call(package, lambda: storage.iter_files(prefix))
-    _storage_call(package, lambda: render.storage_listing(listing, long, as_json))
+    uploads = (info for info in listing if not is_placeholder(info.key))
+    _storage_call(package, lambda: render.storage_listing(uploads, long, as_json))
 
 
 @storage_app.command("put")

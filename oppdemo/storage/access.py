@@ -22,7 +22,7 @@ from typing import Any
 
 from oppdemo.assets.manifest import DEFAULT_STORAGE, PYPROJECT, load_manifest
 from oppdemo.errors import OppdemoError
-from oppdemo.project_code import import_project_module, missing_package
+from oppdemo.project_code import import_project_module, missing_module, project_of
 from oppdemo.storage.portable import portable, safe_key
 
 # The variables a storage factory that reads os.environ may look at.
@@ -76,8 +76,18 @@ def open_storage(package: ModuleType, env: Mapping[str, str]) -> Any:
             with _environment(env):
                 storage = get_storage()
     except ImportError as error:
-        raise missing_package(error.name or "boto3") from None
+        raise _missing(error, package) from None
     return portable(storage)
+
+
+def _missing(error: ImportError, package: ModuleType) -> OppdemoError:
+    """The one sentence for a module the project's storage code imports and cannot find."""
+    from oppdemo.project_code import missing_package
+
+    project = project_of(package)
+    if project is None:
+        return missing_package(error.name or "boto3")
+    return missing_module(error, project)
 
 
 @contextmanager

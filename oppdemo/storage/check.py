@@ -12,11 +12,13 @@ import contextlib
 import dataclasses
 import importlib
 import json
+import os
 import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
@@ -97,6 +99,8 @@ def check_storage(
         OppdemoError,
     )
     foreign_s3 = config is None and env.get("STORAGE_TYPE", "").strip().lower() == "s3"
+    # The fixes that name a setting are offered only when the storage in use reads it.
+    reads = _settings_read(package, config)
 
     def step(name: str, action: Callable[[], str]) -> None:
         started = time.perf_counter()
@@ -109,11 +113,9 @@ def check_storage(
         except _Stop as stop:
             entry.ok, entry.detail = False, str(stop)
         except storage_errors as error:
-            entry.ok, entry.detail = False, str(error) or type(error).__name__
+            entry.ok, entry.detail = False, _with_fix(name, error, package, env)
         except ImportError as error:
-            from oppdemo.project_code import missing_package
-
-            entry.ok, entry.detail = False, str(missing_package(error.name or "boto3"))
+            entry.ok, entry.detail = False, str(access._missing(error, package))
         entry.seconds = time.perf_counter() - started
         report.steps.append(entry)
         if on_step is not None:
@@ -159,6 +161,18 @@ def check_storage(
     except _Stop:
         skipped("storage reachable", *probe_steps, "URL serves the probe")
         return report
+    # The check leaves nothing behind: not even the folder its probe went into.
+    probe_folder = _local_probe_folder(storage)
+    folder_existed = probe_folder is None or probe_folder.exists()
+
+    def tidied() -> CheckReport:
+        """The report, once the probe's folder is gone if the check made it (only if empty:
+        never what someone else put there)."""
+        if not folder_existed and probe_folder is not None:
+            with contextlib.suppress(OSError):
+                probe_folder.rmdir()
+        return report
+
     try:
         if foreign_s3:
             step("endpoint reachable", lambda: _reach(settings))
@@ -172,7 +186,7 @@ def check_storage(
         done = {entry.name for entry in report.steps}
         skipped(*[n for n in ("credentials accepted", "bucket exists") if n not in done])
         skipped(*probe_steps, "URL serves the probe")
-        return report
+        return tidied()
 
     key = f"{PROBE_FOLDER}/probe-{uuid.uuid4().hex}.txt"
     content = f"oppdemo storage check {uuid.uuid4()}\n".encode()
@@ -200,7 +214,7 @@ def check_storage(
         step("probe listed", listed)
         url = storage.get_file_url(key)
         s3 = settings if foreign_s3 or isinstance(settings, S3Settings) else None
-        step("URL serves the probe", lambda: _serve(url, content, s3, base_url))
+        step("URL serves the probe", lambda: _serve(url, content, s3, base_url, reads))
     except _Stop:
         done = {entry.name for entry in report.steps}
         skipped(*[n for n in ["probe read back", "probe listed", "URL serves the probe"]
@@ -214,7 +228,7 @@ def check_storage(
             skipped("probe deleted")
     if origin is not None and not any(entry.ok is False for entry in report.steps):
         _direct_upload_steps(storage, origin, step)
-    return report
+    return tidied()
 
 
 def _direct_upload_steps(storage: Any, origin: str, step: Callable[..., None]) -> None:
@@ -350,6 +364,15 @@ def _folder(storage: Any) -> str:
     return str(getattr(inner, "base_dir", None) or getattr(inner, "base_path", ""))
 
 
+def _local_probe_folder(storage: Any) -> Path | None:
+    """The folder a local storage keeps the probe in (None for a bucket)."""
+    inner = getattr(storage, "storage", storage)  # a seven-method storage, wrapped
+    base = getattr(inner, "base_dir", None) or getattr(inner, "base_path", None)
+    if not isinstance(base, str | os.PathLike):
+        return None
+    return Path(base) / PROBE_FOLDER
+
+
 def _s3_view(env: Mapping[str, str]) -> Any:
     """What the doctor needs of S3 settings, read from the variables of the storage post."""
     from types import SimpleNamespace
@@ -373,7 +396,7 @@ def _delete(storage: Any, key: str) -> str:
     return ""
 
 
-def _serve(url: str, content: bytes, s3: Any, base_url: str | None) -> str:
+def _serve(url: str, content: bytes, s3: Any, base_url: str | None, reads: frozenset[str]) -> str:
     """Fetch the probe's URL; `s3` is the S3 settings (None for a folder)."""
     if not url.startswith(("http://", "https://")):
         if not base_url:
@@ -399,9 +422,14 @@ def _serve(url: str, content: bytes, s3: Any, base_url: str | None) -> str:
         raise _Stop(f"{_shown(url)} answered with other bytes than the probe's.")
     problem = f"{_shown(url)} answered HTTP {status}"
     if s3 is not None and status in (401, 403):
-        raise _Stop(f"{problem}: the bucket is private. {_public_fixes(s3)}")
+        raise _Stop(f"{problem}: the bucket is private. {_public_fixes(s3, reads)}")
     if s3 is not None:
-        raise _Stop(f"{problem}: check S3_CDN_URL, or set S3_PRESIGN=true.")
+        fixes = [
+            *(["check S3_CDN_URL"] if "S3_CDN_URL" in reads else []),
+            *(["set S3_PRESIGN=true"] if "S3_PRESIGN" in reads else []),
+            "check that S3_ENDPOINT_URL and S3_BUCKET name the bucket that the URL serves",
+        ]
+        raise _Stop(f"{problem}: {', or '.join(fixes)}.")
     raise _Stop(f"{problem}: the app must serve UPLOAD_DIR at UPLOAD_URL (a StaticFiles mount).")
 
 
@@ -429,18 +457,77 @@ def public_read_policy(
 SERVED_FOLDERS = ("uploads/", "thumbs/", "sample_photos/", f"{PROBE_FOLDER}/")
 
 
-def _public_fixes(settings: Any) -> str:
+def _public_fixes(settings: Any, reads: frozenset[str]) -> str:
     policy = public_read_policy(settings.bucket, settings.prefix)
+    presign = "S3_PRESIGN" in reads
     if settings.cdn_url:
         return (
             f"S3_CDN_URL is set, so the CDN at {settings.cdn_url} must be allowed to read the "
-            "bucket; or set S3_PRESIGN=true and unset S3_CDN_URL."
+            "bucket" + ("; or set S3_PRESIGN=true and unset S3_CDN_URL." if presign else ".")
+        )
+    fixes = [
+        *(["set S3_CDN_URL to a public address that serves the bucket"]
+          if "S3_CDN_URL" in reads else []),
+        f"allow public reads with this bucket policy: {json.dumps(policy)}",
+        *(["set S3_PRESIGN=true to hand out signed URLs"] if presign else []),
+    ]  # fmt: skip
+    if len(fixes) == 1:
+        return f"Fix: {fixes[0]}."
+    return f"Fix one of: {'; '.join(fixes[:-1])}; or {fixes[-1]}."
+
+
+_VERBS = {
+    "probe written": "write",
+    "probe read back": "read",
+    "probe listed": "list",
+    "probe deleted": "delete",
+}
+
+
+def _with_fix(name: str, error: BaseException, package: ModuleType, env: Mapping[str, str]) -> str:
+    """A failed step's line: the error, and what to do about it. This project's errors name
+    their fix; another package's (FastOpp's RuntimeError with botocore's words) get one."""
+    from oppdemo.errors import OppdemoError
+
+    text = str(error) or type(error).__name__
+    own = getattr(package, "StorageError", None)
+    if isinstance(error, OppdemoError) or (isinstance(own, type) and isinstance(error, own)):
+        return text
+    bucket = env.get("S3_BUCKET", "").strip()
+    if "NoSuchBucket" in text:
+        return f"the bucket {bucket!r} does not exist: create it, or correct S3_BUCKET."
+    if "InvalidAccessKeyId" in text or "SignatureDoesNotMatch" in text:
+        return "the storage refused the keys: check S3_ACCESS_KEY and S3_SECRET_KEY."
+    verb = _VERBS.get(name, "use")
+    if "AccessDenied" in text or "Forbidden" in text:
+        return (
+            f"these keys may not {verb} objects in bucket {bucket!r}: allow it in the keys' "
+            "policy, or use keys that may."
+        )
+    if isinstance(error, PermissionError):
+        return (
+            f"oppdemo may not {verb} {error.filename or 'files'} here: make UPLOAD_DIR "
+            "writable by this user, or set UPLOAD_DIR to a folder that is."
         )
     return (
-        "Fix one of: set S3_CDN_URL to a public address that serves the bucket; allow public "
-        f"reads with this bucket policy: {json.dumps(policy)}; or set S3_PRESIGN=true to hand "
-        "out signed URLs."
+        f"{text.rstrip('.')}: fix what this names in the storage's settings (STORAGE_TYPE, "
+        "UPLOAD_DIR, S3_...), then run `oppdemo storage check` again."
     )
+
+
+def _settings_read(package: ModuleType, config: Any) -> frozenset[str]:
+    """The optional S3 settings the storage package reads: this project's settings classes
+    read them all; another package (FastOpp's) those its code names."""
+    optional = ("S3_CDN_URL", "S3_PRESIGN")
+    if config is not None:
+        fields = {item.name for item in dataclasses.fields(config.S3Settings)}
+        return frozenset(name for name in optional if name[3:].lower() in fields)
+    text = ""
+    for folder in getattr(package, "__path__", []):
+        for path in sorted(Path(folder).rglob("*.py")):
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                text += path.read_text(encoding="utf-8")
+    return frozenset(name for name in optional if name in text)
 
 
 def _shown(url: str) -> str:

@@ -124,9 +124,13 @@ class MigrationReport:
 
 
 def _is_folder_marker(info: FileInfo) -> bool:
-    """A zero-byte key ending in '/' (what S3 consoles make for "Create folder"). Such a key
-    holding data is no marker: it is planned like any key, and fails by the storage's key
-    rules (an empty segment), never skipped in silence."""
+    """A zero-byte key ending in '/' (what S3 consoles make for "Create folder"), or git's
+    `.gitkeep`. A '/' key holding data is no marker: it is planned like any key, and fails by
+    the storage's key rules (an empty segment), never skipped in silence."""
+    from oppdemo.storage.portable import is_placeholder
+
+    if is_placeholder(info.key):
+        return True
     return info.size == 0 and (info.key == "" or info.key.endswith("/"))
 
 

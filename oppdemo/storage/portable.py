@@ -25,6 +25,16 @@ STREAMING = ("open_file", "save_stream", "iter_files", "file_md5", "file_info")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+# What git needs to keep an empty folder (FastOpp ships static/uploads/.gitkeep): a file of
+# the project, not an upload, so never listed, copied or deleted as one.
+PLACEHOLDERS = (".gitkeep",)
+
+
+def is_placeholder(key: str) -> bool:
+    """Whether `key` is a folder placeholder of git's, not something users uploaded."""
+    return key.rsplit("/", 1)[-1] in PLACEHOLDERS
+
+
 class UnsafeKey(PlanError):
     """A key that could reach outside the storage's base folder or bucket prefix."""
 
