@@ -211,6 +211,18 @@ def test_check_a_closed_port_wrong_keys_and_a_missing_bucket(
     assert "create it or correct S3_BUCKET" in missing.stdout
 
 
+def test_check_of_a_folder_leaves_nothing_behind(project: Path) -> None:
+    uploads = project / "static/uploads"
+    (uploads / "photos").mkdir(parents=True)
+    (uploads / "photos/a.jpg").write_bytes(b"a")
+    result = _check(project, {"STORAGE_TYPE": "filesystem"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(path.relative_to(uploads).as_posix() for path in uploads.rglob("*")) == [
+        "photos",
+        "photos/a.jpg",
+    ]
+
+
 def test_check_finishes_against_a_server_that_never_answers(
     project: Path, s3_env: dict[str, str]
 ) -> None:
