@@ -117,3 +117,14 @@ def test_every_command_into_a_closed_pipe_finishes_and_keeps_its_exit_code(
     assert _into_closed_pipe(project, "--help", **env) == (0, "")
     code, errors = _into_closed_pipe(project, "undo", "no-such-backup", **env)
     assert code == 2 and "Traceback" not in errors and "Error:" in errors
+
+
+def test_storage_output_into_a_closed_pipe_exits_0_without_a_word(
+    storage_project: Path, tmp_path: Path
+) -> None:
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff" + bytes(range(256)) * 400)
+    assert run_cli(storage_project, "storage", "put", str(photo), "a.jpg").returncode == 0
+    assert _into_closed_pipe(storage_project, "storage", "ls", "--long") == (0, "")
+    assert _into_closed_pipe(storage_project, "storage", "get", "a.jpg", "-") == (0, "")
+    assert _into_closed_pipe(storage_project, "storage", "check") == (0, "")
