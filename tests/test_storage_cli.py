@@ -212,6 +212,11 @@ def test_check_a_closed_port_wrong_keys_and_a_missing_bucket(
 
 
 def test_check_of_a_folder_leaves_nothing_behind(project: Path) -> None:
+    before = sorted(path.relative_to(project) for path in project.rglob("*"))
+    result = _check(project, {"STORAGE_TYPE": "filesystem", "UPLOAD_DIR": "media/uploads"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    after = sorted(path.relative_to(project) for path in project.rglob("*"))
+    assert [path for path in after if "__pycache__" not in path.parts] == before, "no media/"
     uploads = project / "static/uploads"
     (uploads / "photos").mkdir(parents=True)
     (uploads / "photos/a.jpg").write_bytes(b"a")

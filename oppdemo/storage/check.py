@@ -156,6 +156,10 @@ def check_storage(
         return str(report.backend)
 
     probe_steps = ["probe written", "probe read back", "probe listed", "probe deleted"]
+    # A folder storage makes its folder when it opens: the check removes it again (if still
+    # empty) when it was not there before, as the folders above it that it made.
+    upload_dir = Path(env.get("UPLOAD_DIR", "").strip() or "static/uploads")
+    made = [folder for folder in (upload_dir, *upload_dir.parents) if not folder.exists()]
     try:
         step("settings valid", valid_settings)
     except _Stop:
@@ -171,6 +175,12 @@ def check_storage(
         if not folder_existed and probe_folder is not None:
             with contextlib.suppress(OSError):
                 probe_folder.rmdir()
+        if probe_folder is not None and probe_folder.parent.resolve() == upload_dir.resolve():
+            for folder in made:
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
         return report
 
     try:
