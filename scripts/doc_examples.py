@@ -34,9 +34,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DOCS = PROJECT_ROOT / "docs"
 ELLIPSIS = "…"
 MARK = "@@oppdemo-doc-example-end@@"
-BLOCK = re.compile(
-    r"<!-- run\b(?P<directive>.*?)-->\n```console\n(?P<body>.*?)```\n", re.DOTALL
-)
+BLOCK = re.compile(r"<!-- run\b(?P<directive>.*?)-->\n```console\n(?P<body>.*?)```\n", re.DOTALL)
 # Blocks that show output must be run; the generated reference shows usage lines only.
 NOT_RUN = {"reference/cli.md"}
 ACCESS_KEY = "docs-access-key"
@@ -130,9 +128,7 @@ class Normaliser:
 
 def matches(shown: list[str], actual: list[str]) -> bool:
     """Whether `actual` is `shown`, where a line `…` stands for one or more lines."""
-    pattern = "\n".join(
-        ".+?" if line == ELLIPSIS else re.escape(line) for line in shown
-    )
+    pattern = "\n".join(".+?" if line == ELLIPSIS else re.escape(line) for line in shown)
     return re.fullmatch(pattern, "\n".join(actual), re.DOTALL) is not None
 
 
