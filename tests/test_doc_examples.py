@@ -124,7 +124,7 @@ def test_the_storage_python_examples_run(
 
 def test_the_readme_spells_the_address_that_mkdocs_yml_holds() -> None:
     config = (PROJECT_ROOT / "mkdocs.yml").read_text(encoding="utf-8")
-    address = re.search(r"^repo_url: &repo_url (\S+)$", config, re.MULTILINE)
+    address = re.search(r"^  repo_url: &repo_url (\S+)$", config, re.MULTILINE)
     assert address is not None
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     spelled = set(re.findall(r"https://github\.com/[^/\s\"]+/oppdemo", readme))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -80,6 +81,11 @@ def test_the_repository_address_is_filled_in(site: Path) -> None:
 
 def test_pages_open_from_disk_in_a_real_browser(chromium: Any, site: Path) -> None:
     page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    # Offline means offline: any request off the disk is refused, and counted.
+    outside: list[str] = []
+    page.route(
+        re.compile(r"^(?!file:)"), lambda route: (outside.append(route.request.url), route.abort())
+    )
     try:
         page.goto((site / "index.html").as_uri())
         assert page.locator("h1").first.inner_text().startswith("oppdemo")
@@ -97,5 +103,12 @@ def test_pages_open_from_disk_in_a_real_browser(chromium: Any, site: Path) -> No
         assert page.locator("h2", has_text="oppdemo diff").count() == 1
         page.goto((site / "storage" / "migrate.html").as_uri())
         assert page.locator("code", has_text="Migrated: 3 copied").count() >= 1
+        # Search works from disk too (Material's offline plugin inlines the index).
+        page.keyboard.press("/")
+        page.keyboard.type("presigned")
+        results = page.locator(".md-search-result__item")
+        results.first.wait_for(timeout=10_000)
+        assert results.count() >= 1
+        assert outside == []
     finally:
         page.close()
