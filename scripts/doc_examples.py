@@ -10,6 +10,7 @@ runs (hidden from readers):
     project: fastopp-2025        a fresh project (tests/projects.py); omitted: the page's last one
     bucket: my-uploads           an empty bucket on a moto S3 server; $S3_ENDPOINT is its URL
     setup: echo x >> main.py     shell lines run first, output hidden (repeatable)
+    fails: oppdemo diff          a command shown failing (repeatable); others must exit 0
     -->
 
 Each `$ command` line runs in bash in the project, with the `oppdemo` console script on PATH and
@@ -235,11 +236,13 @@ class Runner:
         except client.exceptions.NoSuchBucket:
             client.create_bucket(Bucket=name)
 
-    def run(self, project: Path, setup: list[str], commands: list[str]) -> list[list[str]]:
-        """Each command's output lines, in order."""
+    def run(
+        self, project: Path, setup: list[str], commands: list[str]
+    ) -> list[tuple[list[str], int]]:
+        """Each command's output lines and exit code, in order."""
         script = ["exec 2>&1", "{", ":", *setup, "} >/dev/null"]
         for command in commands:
-            script += [command, "__rc=$?", f"echo {MARK}", "(exit $__rc)"]
+            script += [command, "__rc=$?", f'echo "{MARK} $__rc"', "(exit $__rc)"]
         done = subprocess.run(
             ["bash", "-c", "\n".join(script)],
             cwd=project,
@@ -250,8 +253,9 @@ class Runner:
             encoding="utf-8",
             timeout=300,
         )
-        outputs = done.stdout.split(f"{MARK}\n")
-        return [part.splitlines() for part in outputs[: len(commands)]]
+        parts = re.split(rf"^{MARK} (\d+)\n", done.stdout, flags=re.MULTILINE)
+        # [output, code, output, code, ..., rest]: a command that never ended has no code.
+        return [(parts[i].splitlines(), int(parts[i + 1])) for i in range(0, len(parts) - 1, 2)]
 
     def close(self) -> None:
         if self.server is not None:
@@ -280,7 +284,19 @@ def run_page(page: Path, runner: Runner, update: bool) -> Result:
             project, example.directive.get("setup", []), [c for c, _ in example.commands]
         )
         body = []
-        for (command, shown), output in zip(example.commands, outputs, strict=False):
+        expected_failures = set(example.directive.get("fails", []))
+        for index, ((command, shown), (output, code)) in enumerate(
+            zip(example.commands, outputs, strict=False)
+        ):
+            checked = index + 1 < len(example.commands) and example.commands[index + 1][0] == (
+                "echo $?"
+            )
+            if (code != 0) != (command in expected_failures or checked):
+                # An error message must never be written into the docs as if it were output.
+                result.stale.append(
+                    f"{result.page}: $ {command} exited {code}; a failure is shown only when the "
+                    "<!-- run --> comment lists it (`fails: COMMAND`) or `echo $?` follows it"
+                )
             actual = [normalise(line) for line in output]
             shown = [normalise_shown(line) for line in shown]
             if not matches(shown, actual):
@@ -318,6 +334,7 @@ def main(arguments: list[str]) -> int:
             result = run_page(page, runner, update)
             if update:
                 page.write_text(result.text, encoding="utf-8", newline="\n")
+                problems += [p for p in result.stale if " exited " in p]
             else:
                 problems += result.stale
     finally:

@@ -133,3 +133,21 @@ def test_the_readme_spells_the_address_that_mkdocs_yml_holds() -> None:
     # The two commands a fresh machine starts with stay the README's first two.
     commands = re.findall(r"^(uv run \S+(?: \S+)*?)\s{2,}#", readme, re.MULTILINE)
     assert commands[:2] == ["uv run python oppdemo.py diff", "uv run pytest"]
+
+
+@needs_bash
+def test_an_error_is_never_taken_for_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command that fails where the page expects success is reported, by --update too."""
+    text = (
+        "<!-- run\nproject: fastopp-2025\n-->\n```console\n$ oppdemo diff --no-such-option\n```\n"
+    )
+    page = _page(tmp_path, monkeypatch, text)
+    (tmp_path / "scratch").mkdir()
+    runner = doc_examples.Runner(tmp_path / "scratch")
+    stale = doc_examples.run_page(page, runner, update=True).stale
+    assert any("exited 2" in problem for problem in stale)
+    page.write_text(text.replace("-->", "fails: oppdemo diff --no-such-option\n-->"))
+    stale = doc_examples.run_page(page, runner, update=True).stale
+    assert not any("exited" in problem for problem in stale)
