@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = PROJECT_ROOT / "docs" / "reference" / "cli.md"
@@ -21,6 +22,17 @@ to use each one; [Commands](../commands.md) shows them at work.
 """
 
 
+def _groups(command: Any) -> list[Any]:
+    """The command and every group under it."""
+    # Typer 0.28 bundles its own Click: a group is whatever holds commands.
+    if not hasattr(command, "commands"):
+        return []
+    found = [command]
+    for sub in command.commands.values():
+        found += _groups(sub)
+    return found
+
+
 def render() -> str:
     """The reference page, from the same Typer app the console script runs."""
     sys.path.insert(0, str(PROJECT_ROOT))
@@ -32,6 +44,14 @@ def render() -> str:
     command = typer.main.get_command(app)
     context = typer.Context(command, info_name="oppdemo")
     body = get_docs_for_click(obj=command, ctx=context, name="oppdemo", title="Command reference")
+    # Typer lists a group's commands with their help cut at 45 characters, as `--help` does
+    # in a narrow terminal; a page has the room for the whole first sentence.
+    for group in _groups(command):
+        for name in group.list_commands(context):
+            sub = group.get_command(context, name)
+            if sub is not None:
+                short, full = sub.get_short_help_str(), sub.get_short_help_str(limit=1000)
+                body = body.replace(f"* `{sub.name}`: {short}\n", f"* `{sub.name}`: {full}\n")
     title, _, rest = body.partition("\n\n")
     return f"{title}\n\n{HEADER}{rest.strip()}\n"
 
