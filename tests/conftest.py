@@ -274,3 +274,38 @@ def mounted_tmpfs(folder: Path, options: str, why: str = "") -> Iterator[Path]:
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Headless Chromium through Playwright: Debian's /usr/bin/chromium where it is, else
+    Playwright's own; skipped, saying how to get one, when neither starts."""
+    import os
+    import shutil
+
+    from playwright.sync_api import Error, sync_playwright
+
+    candidates = (os.environ.get("OPPDEMO_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"))
+    executable = next((c for c in candidates if c and Path(c).exists()), None)
+    with sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(
+                executable_path=executable, headless=True, args=CHROMIUM_FLAGS
+            )
+        except Error as error:
+            pytest.skip(
+                "no Chromium to drive: install Debian's chromium (as .ci/run does) or run "
+                f"`playwright install chromium` ({str(error).splitlines()[0]})"
+            )
+        yield browser
+        browser.close()
