@@ -11,7 +11,7 @@ import re
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -33,6 +33,7 @@ from services.storage import (
 from .admin import admin_context, doctor, seed
 from .gallery import confirm_upload, gallery, store_photo, thumb_key
 from .limits import RequestSizeLimit
+from .origins import image_origins, upload_origins
 from .photos import PhotoRefused
 from .security import (
     NO_PASSWORD,
@@ -99,12 +100,11 @@ def create_app(
     # A request over ten files' worth (or REQUEST_MAX_MB) is cut off with 413 as it arrives.
     app.add_middleware(RequestSizeLimit, max_bytes=settings.request_limit, large_paths=("/upload",))
     direct = settings.direct_uploads and callable(getattr(storage, "presigned_post", None))
-    origins = _image_origins(storage)
     app.add_middleware(
         SecurityMiddleware,
         settings=settings,
-        image_origins=origins,
-        connect_origins=origins if direct else (),
+        image_origins=image_origins(storage),
+        connect_origins=upload_origins(storage) if direct else (),
     )
     app.mount("/demo-static", StaticFiles(directory=HERE / "static"), name="demo-static")
     disabled = _uploads_disabled(storage)
@@ -323,16 +323,6 @@ def _wants_json(request: Request) -> bool:
         or request.url.path.startswith("/api/")
         or "authorization" in headers
     )
-
-
-def _image_origins(storage: StorageInterface) -> tuple[str, ...]:
-    """Where the storage's photo URLs point (a bucket, CDN or presigned host), for the CSP."""
-    try:
-        url = storage.get_file_url(f"{UPLOAD_PREFIX}probe.jpg")
-    except StorageError:
-        return ()
-    parts = urlsplit(url)
-    return (f"{parts.scheme}://{parts.netloc}",) if parts.scheme and parts.netloc else ()
 
 
 def _uploads_disabled(storage: StorageInterface) -> str | None:
