@@ -32,6 +32,7 @@ from services.storage import (
 
 from .admin import admin_context, doctor, seed
 from .gallery import confirm_upload, gallery, store_photo, thumb_key
+from .health import HeadAsGet, StorageTimeout, StorageWaits, health_routes
 from .limits import RequestSizeLimit
 from .origins import image_origins, upload_origins
 from .photos import PhotoRefused
@@ -106,6 +107,9 @@ def create_app(
         image_origins=image_origins(storage),
         connect_origins=upload_origins(storage) if direct else (),
     )
+    waits = StorageWaits(settings.storage_timeout)
+    app.include_router(health_routes(storage, waits))
+    app.add_middleware(HeadAsGet)
     app.mount("/demo-static", StaticFiles(directory=HERE / "static"), name="demo-static")
     disabled = _uploads_disabled(storage)
     if isinstance(storage, FilesystemStorage):
@@ -131,8 +135,8 @@ def create_app(
         return RedirectResponse("/signin", status_code=303)
 
     @app.get("/", response_class=HTMLResponse)
-    def page(request: Request) -> Response:
-        photos, error = gallery(storage)
+    async def page(request: Request) -> Response:
+        photos, error = await _gallery(storage, waits)
         query = request.query_params
         rejected = [item.partition("\n")[::2] for item in query.getlist("rejected")]
         context = {
@@ -225,8 +229,8 @@ def create_app(
         return RedirectResponse(f"/?{urlencode(query)}", status_code=303)
 
     @app.get("/api/photos", response_model=None)
-    def photos() -> Response | list[dict[str, Any]]:
-        listed, error = gallery(storage)
+    async def photos() -> Response | list[dict[str, Any]]:
+        listed, error = await _gallery(storage, waits)
         if error:
             return JSONResponse({"error": error}, status_code=503)
         return [{"key": p["key"], "url": p["url"], "size": p["size"]} for p in listed]
@@ -313,6 +317,16 @@ def create_app(
         return TEMPLATES.TemplateResponse(request, "admin.html", context)
 
     return app
+
+
+async def _gallery(
+    storage: StorageInterface, waits: StorageWaits
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The gallery, or why not: the storage's error, or that it did not answer in time."""
+    try:
+        return await waits.run("gallery", lambda: gallery(storage))
+    except StorageTimeout as error:
+        return [], str(error)
 
 
 def _wants_json(request: Request) -> bool:
