@@ -35,6 +35,9 @@ class DemoSettings:
     # loopback one, whatever address a connection arrives at. None: unknown (uvicorn run
     # directly), and the connection's own address decides.
     bind_host: str | None = None
+    # How long a page waits for the storage (DEMO_STORAGE_TIMEOUT): under a proxy's timeout
+    # (nginx: 60 s), so a hung bucket gives a page that says so, never a 504.
+    storage_timeout: float = 10.0
 
     @property
     def request_limit(self) -> int:
@@ -62,7 +65,24 @@ def read_settings(env: Mapping[str, str] | None = None) -> DemoSettings:
         direct_uploads=_flag(env, "S3_DIRECT_UPLOADS", True),
         request_max_bytes=_megabytes(env, "REQUEST_MAX_MB") if env.get("REQUEST_MAX_MB") else None,
         bind_host=env.get("DEMO_BIND_HOST", "").strip() or None,
+        storage_timeout=_seconds(env, "DEMO_STORAGE_TIMEOUT", 10.0),
     )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0.5 <= value <= 50):
+        raise DemoSettingsError(
+            f"{name}={raw!r} is not valid: set it to a number of seconds from 0.5 to 50 "
+            "(under the proxy's own timeout)."
+        )
+    return value
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:

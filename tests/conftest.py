@@ -309,3 +309,31 @@ def chromium() -> Iterator[Any]:
             )
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def hung_endpoint() -> Iterator[str]:
+    """A bucket that hangs: a TCP listener on 127.0.0.1 that accepts and never answers (as a
+    stopped server's kernel would); closed after the test, which ends every wait on it."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    listener.close()
+    for connection in accepted:
+        connection.close()

@@ -11,7 +11,7 @@ import re
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -32,7 +32,9 @@ from services.storage import (
 
 from .admin import admin_context, doctor, seed
 from .gallery import confirm_upload, gallery, store_photo, thumb_key
+from .health import HeadAsGet, StorageTimeout, StorageWaits, health_routes
 from .limits import RequestSizeLimit
+from .origins import image_origins, upload_origins
 from .photos import PhotoRefused
 from .security import (
     NO_PASSWORD,
@@ -99,13 +101,15 @@ def create_app(
     # A request over ten files' worth (or REQUEST_MAX_MB) is cut off with 413 as it arrives.
     app.add_middleware(RequestSizeLimit, max_bytes=settings.request_limit, large_paths=("/upload",))
     direct = settings.direct_uploads and callable(getattr(storage, "presigned_post", None))
-    origins = _image_origins(storage)
     app.add_middleware(
         SecurityMiddleware,
         settings=settings,
-        image_origins=origins,
-        connect_origins=origins if direct else (),
+        image_origins=image_origins(storage),
+        connect_origins=upload_origins(storage) if direct else (),
     )
+    waits = StorageWaits(settings.storage_timeout)
+    app.include_router(health_routes(storage, waits))
+    app.add_middleware(HeadAsGet)
     app.mount("/demo-static", StaticFiles(directory=HERE / "static"), name="demo-static")
     disabled = _uploads_disabled(storage)
     if isinstance(storage, FilesystemStorage):
@@ -131,8 +135,8 @@ def create_app(
         return RedirectResponse("/signin", status_code=303)
 
     @app.get("/", response_class=HTMLResponse)
-    def page(request: Request) -> Response:
-        photos, error = gallery(storage)
+    async def page(request: Request) -> Response:
+        photos, error = await _gallery(storage, waits)
         query = request.query_params
         rejected = [item.partition("\n")[::2] for item in query.getlist("rejected")]
         context = {
@@ -225,8 +229,8 @@ def create_app(
         return RedirectResponse(f"/?{urlencode(query)}", status_code=303)
 
     @app.get("/api/photos", response_model=None)
-    def photos() -> Response | list[dict[str, Any]]:
-        listed, error = gallery(storage)
+    async def photos() -> Response | list[dict[str, Any]]:
+        listed, error = await _gallery(storage, waits)
         if error:
             return JSONResponse({"error": error}, status_code=503)
         return [{"key": p["key"], "url": p["url"], "size": p["size"]} for p in listed]
@@ -315,6 +319,16 @@ def create_app(
     return app
 
 
+async def _gallery(
+    storage: StorageInterface, waits: StorageWaits
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The gallery, or why not: the storage's error, or that it did not answer in time."""
+    try:
+        return await waits.run("gallery", lambda: gallery(storage))
+    except StorageTimeout as error:
+        return [], str(error)
+
+
 def _wants_json(request: Request) -> bool:
     """An API client (JSON asked for, an /api/ path, or a bearer token), not a browser page."""
     headers = request.headers
@@ -323,16 +337,6 @@ def _wants_json(request: Request) -> bool:
         or request.url.path.startswith("/api/")
         or "authorization" in headers
     )
-
-
-def _image_origins(storage: StorageInterface) -> tuple[str, ...]:
-    """Where the storage's photo URLs point (a bucket, CDN or presigned host), for the CSP."""
-    try:
-        url = storage.get_file_url(f"{UPLOAD_PREFIX}probe.jpg")
-    except StorageError:
-        return ()
-    parts = urlsplit(url)
-    return (f"{parts.scheme}://{parts.netloc}",) if parts.scheme and parts.netloc else ()
 
 
 def _uploads_disabled(storage: StorageInterface) -> str | None:
