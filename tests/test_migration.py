@@ -572,3 +572,18 @@ def test_a_settings_file_that_sets_no_storage_is_refused(project: Path) -> None:
     (project / ".env").write_text("DATABASE_URL=sqlite:///db.sqlite3\n")
     listed = run_cli(project, "storage", "ls")
     assert listed.returncode == 0 and "photos/" in listed.stdout, listed.stderr
+
+
+def test_a_settings_file_with_s3_variables_but_no_storage_type_is_refused(
+    project: Path, s3_env: dict[str, str]
+) -> None:
+    files = _photos(project / "static/uploads", 2)
+    untyped = {key: value for key, value in s3_env.items() if key != "STORAGE_TYPE"}
+    target = _write_env(project / ".env.s3", untyped)
+    for options in (("--to", str(target)), ("--from", str(target), "--to", str(target))):
+        result = _migrate(project, *options, "--delete", "--yes")
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "STORAGE_TYPE" in result.stderr and ".env.s3" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert _local_files(project / "static/uploads") == files
+    assert _bucket_objects(s3_env) == {}
