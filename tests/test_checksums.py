@@ -106,6 +106,30 @@ def test_a_damaged_or_foreign_cache_is_ignored(tmp_path: Path) -> None:
         assert _remembered(folder, cache).md5("a.jpg", lambda: "computed") == "computed"
 
 
+def test_a_cache_of_any_wrong_shape_is_ignored(tmp_path: Path) -> None:
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(b"a")
+    real = os.path.realpath(folder)
+    cache = tmp_path / "md5.json"
+    for data in (
+        {"version": 1, "folder": real, "files": []},
+        {"version": 1, "folder": real, "files": "a.jpg"},
+        {"version": 1, "folder": real, "files": {"a.jpg": "abc"}},
+        {"version": 1, "folder": real, "files": {"a.jpg": [1, 2, 3, 4, 5, None]}},
+        {"version": 1, "folder": real, "files": {"a.jpg": ["1", 2, 3, 4, 5, "x"]}},
+        [],
+        "text",
+        None,
+        {"version": [1]},
+    ):
+        cache.write_text(json.dumps(data))
+        remembered = _remembered(folder, cache)
+        assert remembered.md5("a.jpg", lambda: "computed") == "computed"
+        remembered.save()  # and a damaged cache is replaced by a good one
+        assert json.loads(cache.read_text())["files"]["a.jpg"][-1] == "computed"
+
+
 def test_an_unwritable_cache_folder_changes_nothing(tmp_path: Path) -> None:
     folder = tmp_path / "uploads"
     folder.mkdir()

@@ -268,7 +268,11 @@ def localstack_endpoint() -> Any:
         time.sleep(0.5)
     yield endpoint
     process.terminate()
-    process.wait(timeout=30)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # still waiting on idle keep-alive connections
+        process.kill()
+        process.wait(timeout=30)
 
 
 @pytest.fixture

@@ -18,8 +18,11 @@ from typing import Any
 import boto3
 import pytest
 
+from services.storage import FilesystemStorage
+
 from .conftest import ACCESS_KEY, SECRET_KEY
 from .projects import PROJECT_ROOT, needs_symlinks, pause_at, posix_only, run_cli, wait_for_pause
+from .test_direct_uploads import localstack_endpoint  # noqa: F401 - a fixture
 from .test_storage_cli import _bucket_objects, _client, _local_files, _photos, _write_env
 
 
@@ -574,3 +577,152 @@ def test_a_settings_file_that_sets_no_storage_is_refused(project: Path) -> None:
     (project / ".env").write_text("DATABASE_URL=sqlite:///db.sqlite3\n")
     listed = run_cli(project, "storage", "ls")
     assert listed.returncode == 0 and "photos/" in listed.stdout, listed.stderr
+
+
+def test_a_settings_file_with_s3_variables_but_no_storage_type_is_refused(
+    project: Path, s3_env: dict[str, str]
+) -> None:
+    files = _photos(project / "static/uploads", 2)
+    untyped = {key: value for key, value in s3_env.items() if key != "STORAGE_TYPE"}
+    target = _write_env(project / ".env.s3", untyped)
+    for options in (("--to", str(target)), ("--from", str(target), "--to", str(target))):
+        result = _migrate(project, *options, "--delete", "--yes")
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "STORAGE_TYPE" in result.stderr and ".env.s3" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert _local_files(project / "static/uploads") == files
+    assert _bucket_objects(s3_env) == {}
+
+
+@posix_only("permission bits that make a folder unreadable, and setpriv to apply them to root")
+def test_an_unreadable_folder_is_never_taken_for_an_empty_one(
+    project: Path, s3_env: dict[str, str]
+) -> None:
+    import shutil
+
+    from .test_cli import _without_permission_override
+
+    wrapper = _without_permission_override()
+    if wrapper and shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: permission bits cannot stop a read")
+    _photos(project / "static/uploads", 2)
+    private = project / "static/uploads/private"
+    private.mkdir()
+    (private / "p1.jpg").write_bytes(b"p1")
+    client = _client(s3_env)
+    for key in ("private/p1.jpg", "private/p2.jpg"):
+        client.put_object(Bucket=s3_env["S3_BUCKET"], Key=key, Body=b"kept")  # type: ignore[attr-defined]
+    target = _write_env(project / ".env.s3", s3_env)
+    private.chmod(0)
+    try:
+        result = run_cli(
+            project, "storage", "migrate", "--to", str(target), "--delete", "--yes",
+            wrapper=wrapper, timeout=120,
+        )  # fmt: skip
+        listed = run_cli(project, "storage", "ls", wrapper=wrapper)
+    finally:
+        private.chmod(0o755)
+    assert result.returncode != 0, result.stdout
+    assert "private/" in result.stderr and "Cannot list" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    # Nothing deleted, nothing copied: the run stopped before its first change.
+    assert _bucket_objects(s3_env) == {"private/p1.jpg": b"kept", "private/p2.jpg": b"kept"}
+    assert listed.returncode != 0 and "private/" in listed.stderr, listed.stdout
+
+
+# Checksums of the bytes actually sent
+
+
+class _RewrittenAfterFirstRead(io.BufferedReader):
+    """An open file whose path another writer rewrites (same size, in place) right after
+    the first read from it: the known point at which the race lands."""
+
+    def __init__(self, path: Path, new_bytes: bytes) -> None:
+        super().__init__(io.FileIO(path, "rb"))
+        self._path, self._new = path, new_bytes
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        chunk = super().read(size)
+        if self._new:
+            with open(self._path, "r+b") as writer:
+                writer.write(self._new)
+            self._new = b""
+        return chunk
+
+
+class RewrittenOnce(FilesystemStorage):
+    """A real folder whose file `victim` is rewritten once while a copy reads it."""
+
+    victim = ""
+    new_bytes = b""
+
+    def _open(self, key: str) -> Any:
+        stored = super()._open(key)
+        if key == type(self).victim and type(self).new_bytes:
+            stored.close()
+            reader = _RewrittenAfterFirstRead(Path(self.base_dir, key), type(self).new_bytes)
+            type(self).new_bytes = b""
+            stored = type(stored)(reader, key, stored.size, stored.content_type)
+        return stored
+
+
+@pytest.fixture(params=["moto", "localstack"])
+def any_s3(request: pytest.FixtureRequest, s3_env: dict[str, str]) -> dict[str, str]:
+    """A bucket on moto, and one on LocalStack (which enforces more of S3's rules)."""
+    if request.param == "moto":
+        return s3_env
+    endpoint = request.getfixturevalue("localstack_endpoint")
+    env = {**s3_env, "S3_ENDPOINT_URL": endpoint, "S3_BUCKET": f"ls-{uuid.uuid4().hex[:10]}"}
+    _client(env).create_bucket(Bucket=env["S3_BUCKET"])  # type: ignore[attr-defined]
+    return env
+
+
+@pytest.mark.parametrize("size", [100_000, 3 * 1024 * 1024], ids=["one-part", "multipart"])
+def test_a_file_rewritten_during_its_copy_is_sent_again_and_its_md5_is_of_the_bytes_sent(
+    tmp_path: Path, any_s3: dict[str, str], size: int
+) -> None:
+    from oppdemo.storage.checksums import LocalChecksums
+    from oppdemo.storage.migration import plan_migration, run_migration
+    from services.storage import get_storage
+
+    folder, cache = tmp_path / "uploads", tmp_path / "md5.json"
+    folder.mkdir()
+    planned, rewritten = b"A" * size, b"B" * size
+    (folder / "a.jpg").write_bytes(planned)
+    (folder / "b.jpg").write_bytes(b"small")
+    target = get_storage({**any_s3, "S3_MULTIPART_THRESHOLD_MB": "1"})
+    source = RewrittenOnce(folder)
+    RewrittenOnce.victim, RewrittenOnce.new_bytes = "a.jpg", rewritten
+    remembered = LocalChecksums(os.path.realpath(folder), cache, 0)
+    plan, _ = plan_migration(source, target, checksums=remembered)
+    report = run_migration(plan, source, target, checksums=remembered)
+    remembered.save()
+    assert report.count("copied") == 2 and not report.failed
+    stored = _bucket_objects(any_s3)
+    assert stored["a.jpg"] == rewritten
+    # The MD5 the object carries (its single-part ETag or its kept metadata) is of its bytes.
+    assert target.file_md5("a.jpg") == hashlib.md5(rewritten).hexdigest()
+    # Back to the planned bytes: a rerun must see that they differ from the object's.
+    (folder / "a.jpg").write_bytes(planned)
+    again = LocalChecksums(os.path.realpath(folder), cache, 0)
+    rerun, _ = plan_migration(FilesystemStorage(folder), target, checksums=again)
+    assert [step.key for step in rerun.steps] == ["a.jpg"] and rerun.unchanged == 1
+
+
+def test_a_file_deleted_after_the_listing_is_skipped_and_the_run_goes_on(
+    project: Path, s3_env: dict[str, str]
+) -> None:
+    from oppdemo.storage.migration import plan_migration, run_migration
+    from services.storage import get_storage
+
+    folder = project / "static/uploads"
+    files = _photos(folder, 3)
+    source, target = FilesystemStorage(folder), get_storage(s3_env)
+    plan, _ = plan_migration(source, target)
+    gone = sorted(files)[1]
+    (folder / gone).unlink()
+    report = run_migration(plan, source, target)
+    assert [r.step.key for r in report.results if r.outcome == "skipped"] == [gone]
+    assert report.count("copied") == 2 and not report.failed
+    assert report.to_dict()["vanished"] == [gone]
+    assert set(_bucket_objects(s3_env)) == set(files) - {gone}

@@ -362,7 +362,8 @@ def migration_report(console: Console, report: MigrationReport, streamed: bool) 
         f"Migrated: {report.count('copied')} copied ({_size(copied)}, {report.method}; "
         f"{_size(report.bytes_read)} read here), {report.count('deleted')} deleted, "
         f"{report.plan.unchanged} unchanged, "
-        f"{len(report.plan.skipped) + len(report.plan.links)} skipped, "
+        f"{len(report.plan.skipped) + len(report.plan.links) + report.count('skipped')} "
+        "skipped, "
         f"{len(report.failed)} failed, {report.count('not run')} not run; "
         f"{escape(report.plan.source)} → {escape(report.plan.target)}"
     )
@@ -377,8 +378,11 @@ def _migration_line(result: StepResult) -> str:
         "failed": "red",
         "planned": "cyan",
         "not run": "magenta",
+        "skipped": "cyan",
     }
-    detail = result.error if result.outcome in ("failed", "not run") else result.step.reason
+    detail = (
+        result.error if result.outcome in ("failed", "not run", "skipped") else result.step.reason
+    )
     return (
         f"[{colour[result.outcome]}]{result.outcome:<8}[/] {escape(result.step.key)}  "
         f"{escape(detail or '')}"

@@ -145,6 +145,13 @@ def file_settings(path: Path, storage_required: bool = False) -> dict[str, str]:
             f"{path} sets no storage variable (STORAGE_TYPE, UPLOAD_DIR, S3_...): write the "
             "storage's settings into it (see example.env)."
         )
+    s3_set = sorted(key for key in settings if key.startswith("S3_"))
+    if storage_required and s3_set and not settings.get("STORAGE_TYPE", "").strip():
+        # S3 variables without STORAGE_TYPE would silently mean the default folder.
+        raise SettingsFileError(
+            f"{path} sets {s3_set[0]} but not STORAGE_TYPE: add STORAGE_TYPE=s3 to it (or "
+            "STORAGE_TYPE=filesystem if the S3 variables are left over)."
+        )
     return settings
 
 

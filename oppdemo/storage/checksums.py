@@ -62,13 +62,7 @@ class LocalChecksums:
         self._lock = threading.Lock()
         self._known: dict[str, tuple[Identity, str]] = {}
         self._seen: dict[str, tuple[Identity, str]] = {}
-        with contextlib.suppress(OSError, ValueError, TypeError, LookupError):
-            data = json.loads(cache_file.read_text(encoding="utf-8"))
-            if data["version"] == _VERSION and data["folder"] == folder:
-                self._known = {
-                    key: (tuple(entry[:5]), entry[5])  # type: ignore[misc]
-                    for key, entry in data["files"].items()
-                }
+        self._known = _read_cache(cache_file, folder)
 
     @classmethod
     def for_folder(cls, folder: str) -> LocalChecksums:
@@ -93,6 +87,18 @@ class LocalChecksums:
                 self._seen[key] = (before, digest)
         return digest
 
+    def identity(self, key: str) -> Identity | None:
+        """The identity of the file under `key` now (None if it is gone)."""
+        return _identity(os.path.join(self._folder, *key.split("/")))
+
+    def remember(self, key: str, before: Identity, digest: str, started_ns: int) -> None:
+        """Keep `digest`, computed from the bytes read between `started_ns` and now, while
+        the file kept the identity `before` all along (checked here: after the read)."""
+        settled = started_ns - max(before[1], before[2]) >= self._settled_ns
+        if settled and self.identity(key) == before:
+            with self._lock:
+                self._seen[key] = (before, digest)
+
     def save(self) -> None:
         """Keep what this run hashed or confirmed (entries of files not seen are dropped)."""
         if self._seen == self._known:
@@ -109,6 +115,31 @@ class LocalChecksums:
             except OSError:
                 with contextlib.suppress(OSError):
                     os.unlink(temporary)
+
+
+def _read_cache(cache_file: Path, folder: str) -> dict[str, tuple[Identity, str]]:
+    """The entries of a cache file; {} for one unreadable or damaged in any way (an
+    optimisation only: a wrong shape must never stop a migration)."""
+    try:
+        data = json.loads(cache_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != _VERSION:
+        return {}
+    files = data.get("files")
+    if data.get("folder") != folder or not isinstance(files, dict):
+        return {}
+    known: dict[str, tuple[Identity, str]] = {}
+    for key, entry in files.items():
+        if (
+            isinstance(entry, list)
+            and len(entry) == 6
+            and all(type(part) is int for part in entry[:5])
+            and isinstance(entry[5], str)
+        ):
+            identity: Identity = (entry[0], entry[1], entry[2], entry[3], entry[4])
+            known[key] = (identity, entry[5])
+    return known
 
 
 def for_storage(storage: object) -> LocalChecksums | None:

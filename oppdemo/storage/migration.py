@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -27,13 +28,14 @@ if TYPE_CHECKING:
     from services.storage.base import FileInfo
 
 Action = Literal["copy", "delete"]
-Outcome = Literal["copied", "deleted", "failed", "planned", "not run"]
+Outcome = Literal["copied", "deleted", "failed", "planned", "not run", "skipped"]
 # Large files are copied two at a time at most: each holds a few multipart chunks in memory.
 _LARGE = 64 * 1024 * 1024
 _LARGE_AT_ONCE = 2
-# The smallest multipart threshold S3_MULTIPART_THRESHOLD_MB allows.
-_KEEP_MD5_FROM = 1024 * 1024
 _CHUNK = 1024 * 1024
+# A source file that changes while it is copied is sent again, this many times in all.
+_SEND_ATTEMPTS = 3
+VANISHED = "gone from the source since it was listed"
 # The metadata key (x-amz-meta-...) that records the ETag of the object a copy came from;
 # the S3 backend reads it back as `FileInfo.origin`.
 ORIGIN_METADATA = "oppdemo-origin-etag"
@@ -41,6 +43,10 @@ ORIGIN_METADATA = "oppdemo-origin-etag"
 
 class MigrationStopped(Exception):
     """A signal arrived: the copy in flight gives up, leaving nothing half-written."""
+
+
+class SourceChanged(OSError):
+    """A source file kept changing while it was copied: what was sent is not what it holds."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,7 @@ class MigrationReport:
             "deleted": self.count("deleted"),
             "failed": len(self.failed),
             "not_run": self.count("not run"),
+            "vanished": [r.step.key for r in self.results if r.outcome == "skipped"],
             "skipped": list(self.plan.skipped),
             "links": list(self.plan.links),
             "bytes": sum(r.step.size for r in self.results if r.outcome == "copied"),
@@ -225,6 +232,13 @@ def plan_migration(
                 future.cancel()
 
         def same_content(key: str) -> tuple[str, bool, str | None]:
+            try:
+                return compare(key)
+            except FileNotFoundError:
+                # Deleted since it was listed (on either side): the copy step says which.
+                return key, False, None
+
+        def compare(key: str) -> tuple[str, bool, str | None]:
             mine_info, theirs_info = wanted[key], present[key]
             mine = mine_info.md5 or (early[key].result() if key in early else None)
             theirs = theirs_info.md5
@@ -293,6 +307,24 @@ class MeteredStream:
         return result
 
 
+class SentStream(MeteredStream):
+    """A source stream read once, in order, hashing the very bytes that are sent: the MD5
+    kept with the copy (and remembered for the next run) is that of what was uploaded,
+    whatever happens to the file meanwhile. It cannot seek, so nothing is read twice."""
+
+    def __init__(self, stream: Any, stop: Callable[[], bool], count: Callable[[int], None]):
+        super().__init__(stream, stop, count)
+        self.digest = hashlib.md5(usedforsecurity=False)
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = super().read(size)
+        self.digest.update(chunk)
+        return chunk
+
+    def seekable(self) -> bool:
+        return False
+
+
 def run_migration(
     plan: MigrationPlan,
     source: StorageInterface,
@@ -315,7 +347,6 @@ def run_migration(
     remembers the MD5s of a local source's files, for the next run to compare without reading.
     """
     report = MigrationReport(plan)
-    source_md5 = _source_md5(source, checksums)
     large = threading.Semaphore(_LARGE_AT_ONCE)
     counted = threading.Lock()
     can_copy_from = getattr(target, "can_copy_from", None)
@@ -335,23 +366,40 @@ def run_migration(
             target.copy_from(source, step.key, step.size, step.md5, step.etag)  # type: ignore[attr-defined]
             return
         limit = large if step.size >= _LARGE else contextlib.nullcontext()
-        with limit, source.open_file(step.key) as stream:
-            md5 = step.md5
-            if md5 is None and stream.seekable() and (checksums or step.size >= _KEEP_MD5_FROM):
-                # A local file this large may go up to S3 in parts, whose ETag is no MD5:
-                # pass its MD5 along to be kept in the object's metadata. (A stream that
-                # cannot seek is hashed by the S3 backend on the way up.) A remembered MD5
-                # spares the next run reading the file.
-                md5 = source_md5(step.key)
+        with limit:
+            for _ in range(_SEND_ATTEMPTS):
+                if send(step):
+                    return
+        raise SourceChanged(
+            f"{step.key} kept changing while it was copied ({_SEND_ATTEMPTS} times): its copy "
+            "may hold other bytes; run again once it is no longer being written."
+        )
+
+    def send(step: Step) -> bool:
+        """Copy one file; False when a local source changed while it was read (its size,
+        times or inode before and after differ): the copy then holds no known state."""
+        before = checksums.identity(step.key) if checksums is not None else None
+        started = time.time_ns()
+        with source.open_file(step.key) as stream:
             attributes = stream.attributes
-            if step.md5 is None and step.etag:
-                # Remember which source object this is, to know it unchanged next time.
-                metadata = {**attributes.metadata, ORIGIN_METADATA: step.etag}
+            # The tag of the object actually read (it may have been replaced since the
+            # listing): recorded as the copy's origin, to know it unchanged next time.
+            etag = getattr(stream, "etag", None) or step.etag
+            if step.md5 is None and etag:
+                metadata = {**attributes.metadata, ORIGIN_METADATA: etag}
                 attributes = type(attributes)(
                     attributes.cache_control, attributes.content_disposition, metadata
                 )
-            metered = MeteredStream(stream, is_stopped, count)
-            target.save_stream(metered, step.key, stream.content_type, md5, attributes)
+            # No MD5 is given: the S3 backend hashes the bytes it sends (for an upload in
+            # parts, kept in the object's metadata), as this stream does for the cache.
+            sent = SentStream(stream, is_stopped, count)
+            target.save_stream(sent, step.key, stream.content_type, None, attributes)
+        if checksums is None:
+            return True
+        if before is None or checksums.identity(step.key) != before:
+            return False
+        checksums.remember(step.key, before, sent.digest.hexdigest(), started)
+        return True
 
     def carry_out(step: Step) -> StepResult:
         if is_stopped():
@@ -366,6 +414,12 @@ def run_migration(
             return StepResult(step, "copied")
         except MigrationStopped:
             return StepResult(step, "not run", "interrupted while copying")
+        except FileNotFoundError as error:
+            if step.action == "copy" and not _exists(source, step.key):
+                # Deleted from the source since the listing (the app's users delete photos):
+                # nothing to copy; the run goes on, and the summary names it.
+                return StepResult(step, "skipped", VANISHED)
+            return StepResult(step, "failed", str(error) or type(error).__name__)
         except errors as error:
             if is_stopped():
                 return StepResult(step, "not run", "interrupted while copying")
@@ -398,6 +452,14 @@ def run_migration(
     report.stopped_by = stopped()
     report.results.sort(key=lambda result: (result.step.action, result.step.key))
     return report
+
+
+def _exists(storage: StorageInterface, key: str) -> bool:
+    """Whether `key` is stored, True when that cannot be told (the error is then reported)."""
+    try:
+        return storage.file_exists(key)
+    except Exception:  # any doubt counts as present: the key then fails, never skips
+        return True
 
 
 def _run_steps(

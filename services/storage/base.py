@@ -62,12 +62,15 @@ class StoredFile:
         size: int,
         content_type: str,
         attributes: ObjectAttributes | None = None,
+        etag: str | None = None,
     ) -> None:
         self._stream = stream
         self.key = key
         self.size = size
         self.content_type = content_type
         self.attributes = attributes or ObjectAttributes()
+        # The provider's tag of the very version being read (an S3 ETag), when it has one.
+        self.etag = etag
 
     def read(self, size: int = -1) -> bytes:
         return self._stream.read(size)

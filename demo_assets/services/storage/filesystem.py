@@ -204,11 +204,19 @@ class FilesystemStorage(StorageInterface):
         yield from self._walk_sorted(start, folder, prefix)
 
     def _walk_sorted(self, directory: str, relative: str, prefix: str) -> Iterator[FileInfo]:
+        # A folder that cannot be read is an error, never an empty folder: a migration with
+        # --delete would otherwise delete its files' copies in the target.
         try:
             with os.scandir(directory) as listing:
                 entries = list(listing)
-        except OSError:
-            return
+        except FileNotFoundError:
+            return  # removed while the folder above was listed: nothing in it now
+        except OSError as error:
+            where = f"{relative}/ in {self.base_dir}" if relative else str(self.base_dir)
+            raise StorageAccessError(
+                f"Cannot list the folder {where} ({error.strerror}): nothing was changed; "
+                "let this user read it (or run as its owner), then try again."
+            ) from None
         named = []
         for entry in entries:
             if entry.name.startswith(_TEMPORARY_PREFIX) or entry.is_symlink():
@@ -222,7 +230,10 @@ class FilesystemStorage(StorageInterface):
                 if sort_key.startswith(prefix) or prefix.startswith(sort_key):
                     yield from self._walk_sorted(entry.path, key, prefix)
             elif key.startswith(prefix) and entry.is_file(follow_symlinks=False):
-                info = entry.stat(follow_symlinks=False)
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # deleted since the folder was read (the app's users do)
                 modified = datetime.fromtimestamp(info.st_mtime, UTC)
                 yield FileInfo(key, info.st_size, modified)
 

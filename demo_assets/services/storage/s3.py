@@ -348,6 +348,12 @@ class S3Storage(StorageInterface):
                 return
             head = source._client.head_object(**copy_source)
             attributes = _attributes(head)
+            # The object may have been replaced since it was listed: record the tag of the
+            # version the server copies, and copy only that version (a source replaced
+            # meanwhile fails the copy, to be reported, rather than get another's tag).
+            etag = _etag(head) or etag
+            if md5 is not None and _etag_md5(head) != md5:
+                md5 = _etag_md5(head)
             if etag:
                 attributes = ObjectAttributes(
                     attributes.cache_control,
@@ -357,6 +363,8 @@ class S3Storage(StorageInterface):
             # The MD5 of a single-part source too large for CopyObject: its parts' ETag won't be.
             extra = _extra_args(head.get("ContentType") or "application/octet-stream",
                                 attributes, md5)  # fmt: skip
+            if etag:
+                extra["CopySourceIfMatch"] = f'"{etag}"'
             if size <= _COPY_LIMIT:
                 self._client.copy_object(
                     Bucket=bucket,
@@ -384,6 +392,7 @@ class S3Storage(StorageInterface):
             int(response.get("ContentLength") or 0),
             response.get("ContentType") or "application/octet-stream",
             _attributes(response),
+            _etag(response),
         )
 
     def _iter(self, prefix: str) -> Iterator[FileInfo]:
@@ -531,6 +540,11 @@ class S3Storage(StorageInterface):
             ) from None
         if missing_key is not None and (code in _MISSING_KEY_CODES or status == 404):
             raise missing_key(f"No file stored under {what} in bucket {bucket!r}.") from None
+        if code == "PreconditionFailed" or status == 412:
+            raise StorageError(
+                f"Could not {action} {what}: it changed in the source while it was copied; "
+                "run again to copy its new version."
+            ) from None
         if code in _ACCESS_CODES or status == 403:
             raise StorageAccessError(
                 f"S3 refused to {action} {what} in bucket {bucket!r} ({code or status}): "
