@@ -372,6 +372,21 @@ class S3Storage(StorageInterface):
     ) -> None:
         """Copy `path` of `source` (see `can_copy_from`) here with CopyObject, keeping its
         type, attributes and metadata, and recording its ETag as this object's origin."""
+        try:
+            self._copy_object_from(source, path, size, md5, etag)
+        except (FileNotFoundError, StorageError):
+            # A failed server-side copy may be either side's fault, and the answer (s3rver's
+            # above all) does not say which: ask the source, whose own error names its bucket.
+            try:
+                source.file_info(path)
+            except FileNotFoundError:
+                source._check_bucket()  # HEAD answers a bare 404 for a missing bucket too
+                raise
+            raise
+
+    def _copy_object_from(
+        self, source: S3Storage, path: str, size: int, md5: str | None, etag: str | None
+    ) -> None:
         key = self._key(path)
         copy_source = {"Bucket": source.settings.bucket, "Key": source._object_key(key)}
         bucket, object_key = self.settings.bucket, self._object_key(key)
