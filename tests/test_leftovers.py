@@ -70,6 +70,33 @@ def test_a_killed_put_leaves_an_upload_that_check_reports_and_the_next_put_abort
 
 
 @posix_only("SIGKILL")
+def test_a_killed_migrate_to_s3_leaves_uploads_the_next_run_aborts(
+    storage_project: Path, s3_env: dict[str, str]
+) -> None:
+    env = {**s3_env, "S3_MULTIPART_THRESHOLD_MB": "5"}
+    source = storage_project / "static/uploads"
+    source.mkdir(parents=True)
+    (source / "big.bin").write_bytes(os.urandom(16 * MIB))
+    settings = storage_project / ".env.s3"
+    settings.write_text("".join(f"{name}={value}\n" for name, value in env.items()))
+    client, bucket = _client(env), env["S3_BUCKET"]
+    process, _, _ = start_paused(
+        storage_project, "copy-read@7", "storage", "migrate", "--to", str(settings)
+    )
+    deadline = time.monotonic() + 30
+    while not client.list_multipart_uploads(Bucket=bucket).get("Uploads"):
+        assert time.monotonic() < deadline, "the multipart upload began"
+        time.sleep(0.02)
+    _kill(process)
+    assert len(client.list_multipart_uploads(Bucket=bucket)["Uploads"]) == 1
+    rerun = run_cli(storage_project, "storage", "migrate", "--to", str(settings))
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads"), "aborted"
+    body = client.get_object(Bucket=bucket, Key="big.bin")["Body"].read()
+    assert body == (source / "big.bin").read_bytes()
+
+
+@posix_only("SIGKILL")
 def test_a_killed_migrate_leaves_a_temporary_file_the_next_run_removes(
     storage_project: Path,
 ) -> None:

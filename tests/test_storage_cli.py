@@ -480,6 +480,7 @@ def test_control_characters_in_keys_are_shown_escaped_and_raw_only_in_json(
     migrated = run_cli(project, "storage", "migrate", "--from", str(production), "--to", str(down))
     assert migrated.returncode == 1
     assert "\x1b" not in migrated.stdout + migrated.stderr and shown in migrated.stdout
+    assert "Run the same command again" not in migrated.stdout, "no rerun stores that key"
 
 
 def test_messages_name_the_problem_and_exit_codes_follow_one_rule(
