@@ -118,3 +118,7 @@ def test_restore_backup_refuses_a_folder_that_is_not_one(
     result = run_cli(storage_project, "storage", "restore-backup", "no/such/folder", env=s3_env)
     assert result.returncode == 2
     assert "is not a folder" in result.stderr and "Traceback" not in result.stderr
+    headers = storage_project / "backups/storage-headers/20250101-120000-000000"
+    headers.mkdir(parents=True)
+    wrong = run_cli(storage_project, "storage", "restore-backup", str(headers), env=s3_env)
+    assert wrong.returncode == 2 and "holds the headers of a backup" in wrong.stderr

@@ -17,7 +17,7 @@ from typing import Any
 
 from oppdemo.errors import OppdemoError, PlanError
 from oppdemo.interrupt import deferred_signals, pause_point
-from oppdemo.storage.access import BackupFailed, ObjectBackup, headers_path
+from oppdemo.storage.access import HEADERS_FOLDER, BackupFailed, ObjectBackup, headers_path
 from oppdemo.storage.leftovers import temporary_pattern
 from oppdemo.storage.portable import Attributes
 
@@ -55,6 +55,11 @@ def check_folder(folder: Path) -> None:
         raise PlanError(
             f"{folder} is not a folder: give a backup folder that rm, put or migrate named, "
             "such as backups/storage/20250101-120000-000000."
+        )
+    if folder.parent.name == HEADERS_FOLDER:
+        raise PlanError(
+            f"{folder} holds the headers of a backup, not its copies: give "
+            f"{folder.parent.with_name('storage') / folder.name} (its headers are found)."
         )
 
 
