@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 from .conftest import ACCESS_KEY, SECRET_KEY, make_bucket_public
 from .projects import posix_only, run_cli, start_paused
@@ -97,8 +98,9 @@ def test_a_killed_migrate_to_s3_leaves_uploads_the_next_run_aborts(
 
 
 @posix_only("SIGKILL")
+@pytest.mark.parametrize("remover", ["the next migrate", "clean-leftovers"])
 def test_a_killed_migrate_leaves_a_temporary_file_the_next_run_removes(
-    storage_project: Path,
+    storage_project: Path, remover: str
 ) -> None:
     source = storage_project / "static/uploads"
     source.mkdir(parents=True)
@@ -119,6 +121,14 @@ def test_a_killed_migrate_leaves_a_temporary_file_the_next_run_removes(
     assert ls.stdout.splitlines() == [".storage-tmp-mine.jpg"], "nothing half-written listed"
     check = run_cli(storage_project, "storage", "--env-file", str(settings), "check")
     assert check.returncode == 1 and "temporary file(s) of a killed write" in check.stdout
+    if remover == "clean-leftovers":
+        on_target = (storage_project, "storage", "--env-file", str(settings), "clean-leftovers")
+        dry = run_cli(*on_target, "--dry-run")
+        assert dry.returncode == 0 and f"would remove .storage-tmp-{process.pid}-" in dry.stdout
+        assert len(_named(target, f".storage-tmp-{process.pid}-")) == 1, "a dry run changes nothing"
+        cleaned = run_cli(*on_target)
+        assert cleaned.returncode == 0 and "Removed 1 leftover(s)." in cleaned.stdout
+        assert not _named(target, f".storage-tmp-{process.pid}-")
     rerun = run_cli(storage_project, "storage", "migrate", "--to", str(settings))
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     files = sorted(path.name for path in target.iterdir() if path.is_file())
