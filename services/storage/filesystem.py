@@ -35,11 +35,12 @@ from .errors import (
 from .keys import check_local_key
 
 # Partly written files are named `.storage-tmp-<pid>-<8 random characters>` until they are
-# renamed into place; listings skip exactly these names (and the `.storage-tmp-<8 random>` of
-# earlier versions), so a user's own `.storage-tmp-photo.jpg` is a file like any other.
+# renamed into place; listings skip exactly these names, so a user's own `.storage-tmp-a.jpg`
+# is a file like any other. (An earlier version's `.storage-tmp-<8 random>` is listed too:
+# such a name could be a user's, and a file is never removed on a guess.)
 _TEMPORARY_PREFIX = ".storage-tmp-"
-_TEMPORARY_NAME = re.compile(r"\.storage-tmp-(?:(\d+)-)?[a-z0-9_]{8}")
-# A temporary file of an earlier version (no process id) is a leftover once this old.
+_TEMPORARY_NAME = re.compile(r"\.storage-tmp-(\d+)-[a-z0-9_]{8}")
+# Where a writer cannot be asked about (Windows), its temporary file is a leftover this old.
 _UNOWNED_AGE = 24 * 3600
 _FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS}
@@ -313,10 +314,10 @@ class FilesystemStorage(StorageInterface):
         return removed
 
 
-def _abandoned(pid: str | None, modified: float) -> bool:
+def _abandoned(pid: str, modified: float) -> bool:
     """Whether a temporary file's writer is gone: its process no longer runs (on POSIX),
-    or, where that cannot be told (Windows, an earlier version's name), it is a day old."""
-    if pid is None or os.name == "nt":
+    or, where that cannot be asked safely (Windows), the file is a day old."""
+    if os.name == "nt":
         return time.time() - modified > _UNOWNED_AGE
     if int(pid) == os.getpid():
         return False
