@@ -52,7 +52,7 @@ def _restore_command(message: str) -> list[str]:
     """The folder(s) the message tells to give `restore-backup`."""
     found = re.search(r"`oppdemo storage restore-backup ([^`]+)`", message)
     assert found, message
-    return found.group(1).split(", ")
+    return found.group(1).split()
 
 
 def _restore(project: Path, env: dict[str, str], message: str) -> None:
@@ -122,3 +122,17 @@ def test_restore_backup_refuses_a_folder_that_is_not_one(
     headers.mkdir(parents=True)
     wrong = run_cli(storage_project, "storage", "restore-backup", str(headers), env=s3_env)
     assert wrong.returncode == 2 and "holds the headers of a backup" in wrong.stderr
+
+
+def test_a_key_that_is_also_a_prefix_comes_back_from_both_folders(
+    storage_project: Path, s3_env: dict[str, str], client: Any
+) -> None:
+    bucket = s3_env["S3_BUCKET"]
+    client.put_object(Bucket=bucket, Key="f", Body=b"object f", ContentType="text/plain")
+    client.put_object(Bucket=bucket, Key="f/g.jpg", Body=b"object f/g", CacheControl="no-store")
+    before = {key: _state(client, bucket, key) for key in ("f", "f/g.jpg")}
+    removed = run_cli(storage_project, "storage", "rm", "--yes", "f", "f/g.jpg", env=s3_env)
+    assert removed.returncode == 0, removed.stderr
+    assert len(_restore_command(removed.stdout)) == 2, "two folders: f cannot hold f/g.jpg"
+    _restore(storage_project, s3_env, removed.stdout)
+    assert {key: _state(client, bucket, key) for key in ("f", "f/g.jpg")} == before

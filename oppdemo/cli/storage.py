@@ -151,7 +151,7 @@ def storage_put(
         where = backup.where(ctx.obj.project)
         print(
             f"The object it replaced was first copied into {where}/: "
-            f"`oppdemo storage restore-backup {where}` puts it back."
+            f"`{backup.restore_command(ctx.obj.project)}` puts it back."
         )
     if guard.received is not None or url is None:
         stopped = interrupt.Interrupted("", guard.received or signal.SIGINT)
@@ -217,7 +217,7 @@ def storage_rm(
         where = backup.where(ctx.obj.project)
         print(
             f"A copy of each deleted file is in {where}/: "
-            f"`oppdemo storage restore-backup {where}` puts them back."
+            f"`{backup.restore_command(ctx.obj.project)}` puts them back."
         )
     if removal.fatal is not None:
         fail(removal.fatal, EXIT_ERROR)
@@ -291,7 +291,7 @@ def storage_prune_incoming(
     if removal.deleted:
         print(
             f"Deleted {removal.deleted} unconfirmed upload(s); a copy of each is in {where}/: "
-            f"`oppdemo storage restore-backup {where}` puts them back."
+            f"`{backup.restore_command(ctx.obj.project)}` puts them back."
         )
     if removal.fatal is not None:
         fail(removal.fatal, EXIT_ERROR)
@@ -350,7 +350,7 @@ def storage_restore_backup(
         where = backup.where(ctx.obj.project)
         print(
             f"The {backup.kept} object(s) they replaced were first copied into {where}/: "
-            f"`oppdemo storage restore-backup {where}` puts them back."
+            f"`{backup.restore_command(ctx.obj.project)}` puts them back."
         )
     raise typer.Exit(EXIT_DRIFT if failed else EXIT_OK)
 
@@ -556,7 +556,7 @@ def storage_migrate(
         if kept_in:
             console.print(
                 f"The {backup.kept} target file(s) replaced or deleted were first copied "
-                f"into {kept_in}/: `oppdemo storage restore-backup {kept_in}` puts them back.",
+                f"into {kept_in}/: `{backup.restore_command(context.project)}` puts them back.",
                 highlight=False,
             )
     if report.stopped_by is not None:

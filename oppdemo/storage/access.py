@@ -251,6 +251,14 @@ class ObjectBackup:
                 return root
         raise AssertionError("a copy is always placed in one of the folders")
 
+    def restore_command(self, project: Path) -> str:
+        """The command that puts the copies back, folders relative to the project."""
+        import shlex
+
+        used = [folder for folder in self.folders if folder.exists()] or [self.folder]
+        names = [shlex.quote(os.path.relpath(folder, project)) for folder in used]
+        return f"oppdemo storage restore-backup {' '.join(names)}"
+
     def where(self, project: Path) -> str:
         """The folder(s) that hold the copies, relative to the project."""
         used = [folder for folder in self.folders if folder.exists()] or [self.folder]
