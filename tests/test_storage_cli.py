@@ -494,6 +494,11 @@ def test_messages_name_the_problem_and_exit_codes_follow_one_rule(
         result = run_cli(project, "storage", *command, env=missing)
         assert result.returncode == 2, (command, result.stdout, result.stderr)
         assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+    closed = {**s3_env, "S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
+    for command in (("rm", "--yes", "a.jpg", "b.jpg"), ("ls",)):
+        result = run_cli(project, "storage", *command, env=closed)
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert result.stderr.count("did not answer") == 1, "stopped at the first key"
 
 
 @posix_only("permission bits that make a file unreadable, and setpriv to apply them to root")

@@ -15,6 +15,9 @@ from oppdemo.errors import OppdemoError
 from oppdemo.interrupt import deferred_signals, pause_point
 from oppdemo.storage.access import BackupFailed, ObjectBackup
 
+# Failures of the storage as a whole, not of one key: the run stops at the first.
+_WHOLE_STORAGE = ("StorageConfigError", "StorageUnavailableError")
+
 
 @dataclass
 class Removal:
@@ -26,8 +29,8 @@ class Removal:
     # Keys refused as unsafe (outside the storage): bad input, not a failure of the storage.
     refused: int = 0
     stopped_by: int | None = None
-    # A failure of the storage itself (a missing bucket, its settings): no key can be
-    # deleted, so the run stops at the first, naming it (exit 2, as every command).
+    # A failure of the storage itself (a missing bucket, a server that does not answer): no
+    # key can be deleted, so the run stops at the first, naming it (exit 2, as every command).
     fatal: str | None = None
 
 
@@ -55,7 +58,7 @@ def remove_keys(
             except FileNotFoundError:
                 deleted = False
             except failures as error:
-                if type(error).__name__ == "StorageConfigError":
+                if type(error).__name__ in _WHOLE_STORAGE:
                     removal.fatal = str(error)
                     break
                 warn(f"failed {key}: {error}")
