@@ -193,14 +193,11 @@ class ObjectBackup:
                     "name another folder in [tool.oppdemo] backups. Nothing was changed."
                 )
         self.folder = base / "storage" / stamp
-        # A killed command's half-written copies (its writer is gone) go first.
-        for folder in (base / "storage", base / HEADERS_FOLDER):
-            if folder.is_dir():
-                remove_stale_temporaries(folder, _KEEP_PREFIX, recursive=True)
         # Where copies went: more than one folder when a key is also a prefix ("f", "f/g").
         self.folders: list[Path] = [self.folder]
         self.kept = 0
         self._lock = threading.Lock()
+        self._swept = False
 
     def _place(self, key: str) -> Path:
         """A path for `key`'s copy where no earlier copy is in the way: an object `f` and an
@@ -227,6 +224,7 @@ class ObjectBackup:
         except FileNotFoundError:
             return
         with opened as stream:
+            self._sweep()
             path = self._place(key)
             _write_whole(path, key, self.folder, lambda output: _copy_out(stream, output, key,
                                                                           self.folder))  # fmt: skip
@@ -244,6 +242,18 @@ class ObjectBackup:
             _write_whole(sidecar, key, self.folder, lambda output: output.write(text.encode()))
         with self._lock:
             self.kept += 1
+
+    def _sweep(self) -> None:
+        """Before the first copy (never on a dry run): remove the half-written copies of a
+        killed command, whose writer is gone."""
+        with self._lock:
+            if self._swept:
+                return
+            self._swept = True
+            base = self.folder.parent.parent
+            for folder in (base / "storage", base / HEADERS_FOLDER):
+                if folder.is_dir():
+                    remove_stale_temporaries(folder, _KEEP_PREFIX, recursive=True)
 
     def _root_of(self, path: Path) -> Path:
         for root in self.folders:
