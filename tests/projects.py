@@ -287,3 +287,36 @@ def wait_for_pause(flag: Path, process: subprocess.Popen[Any], timeout: float = 
             return flag.exists()
         time.sleep(0.002)
     raise AssertionError(f"the process neither paused at {flag.name} nor ended")
+
+
+def start_paused(
+    project: Path, point: str, *arguments: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], Path, Path]:
+    """Start `python oppdemo.py -C project ...` and wait until it stops at the test-only
+    pause `point` ("name@n", see oppdemo.interrupt.pause_point). Returns the process, the
+    pause file (remove it to let the process go on) and the file its stdout goes to."""
+    import time
+
+    marker = Path(tempfile.mkdtemp()) / "paused"
+    output = marker.with_name("stdout")
+    process = subprocess.Popen(
+        [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), *arguments],
+        stdout=output.open("w"),
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={
+            **os.environ,
+            "NO_COLOR": "1",
+            "OPPDEMO_TEST_PAUSE": point,
+            "OPPDEMO_TEST_PAUSE_FILE": str(marker),
+            **(env or {}),
+        },
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"never reached {point}: {process.communicate()[1]}")
+        time.sleep(0.01)
+    return process, marker, output

@@ -498,9 +498,10 @@ def test_rm_of_a_key_that_is_also_a_prefix_keeps_both_copies(
     result = run_cli(project, "storage", "rm", "--yes", "f", "f/g.jpg")
     assert result.returncode == 0, result.stderr
     assert _bucket_objects(s3_env) == {}
-    kept = _local_files(project / "backups")
+    # The copies (their headers are kept beside, in backups/storage-headers/).
+    kept = _local_files(project / "backups/storage")
     assert sorted(kept.values()) == [b"object f", b"object f/g"]
-    assert sorted(key.split("/", 2)[2] for key in kept) == ["f", "f/g.jpg"]
+    assert sorted(key.split("/", 1)[1] for key in kept) == ["f", "f/g.jpg"]
 
 
 @needs_symlinks

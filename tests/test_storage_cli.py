@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -423,3 +424,137 @@ def test_a_large_file_moves_in_bounded_memory(
     assert peak_mb < 150, f"peak resident size {peak_mb:.0f} MB for a 200 MB file"
     head = _client(s3_env).head_object(Bucket=s3_env["S3_BUCKET"], Key="huge.bin")  # type: ignore[attr-defined]
     assert head["ContentLength"] == size
+
+
+def _run_bytes(project: Path, *arguments: str | bytes, env: dict[str, str] | None = None) -> Any:
+    """run_cli with arguments that may be bytes (a file name that is not UTF-8)."""
+    return subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), *arguments],
+        capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
+    )  # fmt: skip
+
+
+LATIN1 = b"caf\xe9.jpg"
+
+
+@posix_only("file names of any bytes")
+def test_a_name_that_is_not_utf8_is_refused_alone_with_a_sentence(
+    project: Path, tmp_path: Path
+) -> None:
+    uploads = project / "static/uploads"
+    uploads.mkdir(parents=True)
+    try:
+        with open(bytes(uploads) + b"/" + LATIN1, "wb") as stream:
+            stream.write(b"latin-1 name")
+    except OSError:
+        pytest.skip("this filesystem takes UTF-8 names only (APFS)")
+    files = {f"p{index:02d}.jpg": f"photo {index}".encode() for index in range(28)}
+    for name, data in files.items():
+        (uploads / name).write_bytes(data)
+    down = _write_env(project / ".env.down", {"UPLOAD_DIR": str(project / "down")})
+    result = run_cli(project, "storage", "migrate", "--to", str(down))
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "failed   caf\\xe9.jpg  Storage key 'caf\\xe9.jpg' is not valid UTF-8" in result.stdout
+    assert "28 copied" in result.stdout and "1 failed" in result.stdout
+    assert "Run the same command again" not in result.stdout, "a rerun fails it again"
+    assert _local_files(project / "down") == files
+    listed = _run_bytes(project, "storage", "ls")
+    assert listed.returncode == 0 and b"caf\\xe9.jpg\n" in listed.stdout
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"photo")
+    for command in (
+        ("put", str(photo), LATIN1), ("get", LATIN1, str(tmp_path / "got")), ("rm", LATIN1),
+        ("url", LATIN1), ("ls", LATIN1),
+    ):  # fmt: skip
+        refused = _run_bytes(project, "storage", *command)
+        assert refused.returncode == 2, (command, refused.stderr)
+        assert b"is not valid UTF-8" in refused.stderr and b"Traceback" not in refused.stderr
+
+
+EVIL = "evil\x1b[2J\x1b]0;PWNED\x07.jpg"
+
+
+def test_control_characters_in_keys_are_shown_escaped_and_raw_only_in_json(
+    project: Path, s3_env: dict[str, str], envs: tuple[Path, Path]
+) -> None:
+    _, production = envs
+    client = _client(s3_env)
+    client.put_object(Bucket=s3_env["S3_BUCKET"], Key=EVIL, Body=b"evil")  # type: ignore[attr-defined]
+    client.put_object(Bucket=s3_env["S3_BUCKET"], Key="ok.jpg", Body=b"ok")  # type: ignore[attr-defined]
+    shown = "evil\\x1b[2J\\x1b]0;PWNED\\x07.jpg"
+    for arguments in (("ls",), ("ls", "--long")):
+        listed = run_cli(project, "storage", *arguments, env=s3_env)
+        assert listed.returncode == 0 and "\x1b" not in listed.stdout and shown in listed.stdout
+    as_json = run_cli(project, "storage", "ls", "--json", env=s3_env)
+    assert "\x1b" not in as_json.stdout
+    assert [json.loads(line)["key"] for line in as_json.stdout.splitlines()] == [EVIL, "ok.jpg"]
+    down = _write_env(project / ".env.down", {"UPLOAD_DIR": str(project / "down")})
+    migrated = run_cli(project, "storage", "migrate", "--from", str(production), "--to", str(down))
+    assert migrated.returncode == 1
+    assert "\x1b" not in migrated.stdout + migrated.stderr and shown in migrated.stdout
+    assert "Run the same command again" not in migrated.stdout, "no rerun stores that key"
+
+
+def test_messages_name_the_problem_and_exit_codes_follow_one_rule(
+    project: Path, s3_env: dict[str, str]
+) -> None:
+    root = run_cli(project, "storage", "ls", "/", env=s3_env)
+    assert root.returncode == 2 and "is empty" not in root.stderr
+    assert "drop the leading '/'" in root.stderr
+    missing = {**s3_env, "S3_BUCKET": "no-such-bucket-here"}
+    for command in (("rm", "a.jpg"), ("rm", "--yes", "a.jpg", "b.jpg"), ("ls",)):
+        result = run_cli(project, "storage", *command, env=missing)
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+    closed = {**s3_env, "S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
+    for command in (("rm", "--yes", "a.jpg", "b.jpg"), ("ls",)):
+        result = run_cli(project, "storage", *command, env=closed)
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert result.stderr.count("did not answer") == 1, "stopped at the first key"
+
+
+@posix_only("permission bits that make a file unreadable, and setpriv to apply them to root")
+def test_an_unreadable_source_file_is_called_unreadable(project: Path) -> None:
+    from .test_cli import _without_permission_override
+
+    uploads = project / "static/uploads"
+    uploads.mkdir(parents=True)
+    (uploads / "locked.jpg").write_bytes(b"locked")
+    (uploads / "locked.jpg").chmod(0o000)
+    down = _write_env(project / ".env.down", {"UPLOAD_DIR": str(project / "down")})
+    result = run_cli(
+        project, "storage", "migrate", "--to", str(down), wrapper=_without_permission_override()
+    )
+    assert result.returncode == 1, result.stderr
+    assert "locked.jpg" in result.stdout and "not readable" in result.stdout
+    assert "not writable" not in result.stdout
+
+
+def test_get_onto_a_full_disk_names_the_path_and_the_fix(project: Path, tmp_path: Path) -> None:
+    from .conftest import mounted_tmpfs
+
+    uploads = project / "static/uploads"
+    uploads.mkdir(parents=True)
+    (uploads / "big.jpg").write_bytes(os.urandom(2 * 1024 * 1024))
+    small = tmp_path / "small"
+    small.mkdir()
+    with mounted_tmpfs(small, "size=1m", "a full disk:"):
+        result = run_cli(project, "storage", "get", "big.jpg", str(small / "big.jpg"))
+        assert result.returncode == 1, result.stderr
+        assert f"Cannot write {small / 'big.jpg'}" in result.stderr
+        assert "free space on the disk" in result.stderr and "Traceback" not in result.stderr
+        assert list(small.iterdir()) == [], "nothing half-written"
+
+
+@posix_only("ENAMETOOLONG for a name over 255 bytes (Windows answers otherwise)")
+def test_a_name_too_long_for_the_backups_disk_is_not_told_to_free_space(
+    project: Path, s3_env: dict[str, str]
+) -> None:
+    key = "n" * 300 + ".jpg"  # a valid S3 key, a name no local disk holds
+    _client(s3_env).put_object(Bucket=s3_env["S3_BUCKET"], Key=key, Body=b"long")  # type: ignore[attr-defined]
+    result = run_cli(project, "storage", "rm", key, env=s3_env)
+    assert result.returncode == 1, result.stderr
+    assert "longer than this disk allows" in result.stderr and "free space" not in result.stderr
+    assert _bucket_objects(s3_env) == {key: b"long"}, "left in place without its copy"

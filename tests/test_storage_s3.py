@@ -135,3 +135,19 @@ def test_a_stream_over_the_threshold_goes_up_in_parts_and_keeps_its_md5(
     assert storage.file_md5("big.bin") == hashlib.md5(data).hexdigest(), "kept in metadata"
     with storage.open_file("big.bin") as stream:
         assert stream.read() == data
+
+
+def test_a_failed_server_side_copy_names_the_side_at_fault(s3_env: dict[str, str]) -> None:
+    source = make_s3_storage(s3_env, prefix="source/")
+    target = make_s3_storage(s3_env, bucket="no-such-target-bucket")
+    with pytest.raises(FileNotFoundError) as missing:
+        make_s3_storage(s3_env, prefix="dest/").copy_from(source, "gone.jpg", 4, None, None)
+    assert f"bucket {s3_env['S3_BUCKET']!r}" in str(missing.value)
+    source.save_file(b"here", "here.jpg")
+    with pytest.raises(StorageConfigError) as no_target:
+        target.copy_from(source, "here.jpg", 4, None, None)
+    assert "'no-such-target-bucket' does not exist" in str(no_target.value)
+    gone = make_s3_storage(s3_env, bucket="no-such-source-bucket")
+    with pytest.raises(StorageConfigError) as no_source:
+        make_s3_storage(s3_env).copy_from(gone, "here.jpg", 4, None, None)
+    assert "'no-such-source-bucket' does not exist" in str(no_source.value)

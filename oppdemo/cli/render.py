@@ -264,11 +264,14 @@ def storage_listing(listing: Iterable[FileInfo], long: bool, as_json: bool) -> N
         modified = info.modified.isoformat(timespec="seconds") if info.modified else ""
         if as_json:
             record = {"key": info.key, "size": info.size, "modified": modified or None}
-            write(json.dumps(record, ensure_ascii=False) + "\n")
+            # The key as stored, escaped by JSON: every character JSON does not escape itself
+            # (DEL, C1 controls, the bytes of a name that is not UTF-8) as \u escapes too.
+            raw = info.key.isprintable()
+            write(json.dumps(record, ensure_ascii=not raw) + "\n")
         elif long:
-            write(f"{info.size:>12}  {modified:<25}  {info.key}\n")
+            write(f"{info.size:>12}  {modified:<25}  {plain.shown(info.key)}\n")
         else:
-            write(f"{info.key}\n")
+            write(f"{plain.shown(info.key)}\n")
     sys.stdout.flush()
 
 
@@ -297,11 +300,11 @@ def migration_plan(console: Console, plan: MigrationPlan) -> None:
     """A dry run: each key to copy or delete, and why."""
     for step in plan.steps:
         verb = "copy" if step.action == "copy" else "delete"
-        console.print(f"{verb:<7} {escape(step.key)}  ({step.reason}, {_size(step.size)})")
+        console.print(f"{verb:<7} {_key(step.key)}  ({step.reason}, {_size(step.size)})")
     for key in plan.skipped:
-        console.print(f"skip    {escape(key)}  (a folder marker, never copied)")
+        console.print(f"skip    {_key(key)}  (a folder marker, never copied)")
     for key in plan.links:
-        console.print(f"skip    {escape(key)}  ({_LINK})")
+        console.print(f"skip    {_key(key)}  ({_LINK})")
     copies = [step for step in plan.steps if step.action == "copy"]
     console.print(
         f"Dry run: {len(copies)} to copy ({_size(plan.bytes_to_copy)}), "
@@ -354,9 +357,9 @@ def migration_report(console: Console, report: MigrationReport, streamed: bool) 
         for result in report.results:
             console.print(_migration_line(result))
     for key in report.plan.skipped:
-        console.print(f"[cyan]skipped [/] {escape(key)}  a folder marker, never copied")
+        console.print(f"[cyan]skipped [/] {_key(key)}  a folder marker, never copied")
     for key in report.plan.links:
-        console.print(f"[cyan]skipped [/] {escape(key)}  {_LINK}")
+        console.print(f"[cyan]skipped [/] {_key(key)}  {_LINK}")
     copied = sum(r.step.size for r in report.results if r.outcome == "copied")
     console.print(
         f"Migrated: {report.count('copied')} copied ({_size(copied)}, {report.method}; "
@@ -367,8 +370,14 @@ def migration_report(console: Console, report: MigrationReport, streamed: bool) 
         f"{len(report.failed)} failed, {report.count('not run')} not run; "
         f"{escape(report.plan.source)} → {escape(report.plan.target)}"
     )
-    if report.failed or report.count("not run"):
+    lasting = [result for result in report.failed if result.lasting]
+    if len(lasting) < len(report.failed) or report.count("not run"):
         console.print("Run the same command again to finish: what was copied stays.")
+    if lasting:
+        console.print(
+            f"{len(lasting)} key(s) cannot be stored in the target as named (see each line): "
+            "rename them in the source, or leave them out; a rerun fails them again."
+        )
 
 
 def _migration_line(result: StepResult) -> str:
@@ -384,6 +393,11 @@ def _migration_line(result: StepResult) -> str:
         result.error if result.outcome in ("failed", "not run", "skipped") else result.step.reason
     )
     return (
-        f"[{colour[result.outcome]}]{result.outcome:<8}[/] {escape(result.step.key)}  "
-        f"{escape(detail or '')}"
+        f"[{colour[result.outcome]}]{result.outcome:<8}[/] {_key(result.step.key)}  "
+        f"{_key(detail or '')}"
     )
+
+
+def _key(text: str) -> str:
+    """A key (or a message naming one) for rich: its markup and control characters escaped."""
+    return escape(plain.shown(text))

@@ -123,35 +123,52 @@ def storage_put(
     """Store a local file under KEY (streamed, any size) and print its URL; an object already
     stored there is first copied into the backups folder's storage/."""
     import signal
+    from datetime import UTC, datetime
 
     from oppdemo import interrupt
+    from oppdemo.cli.plain import shown
+    from oppdemo.storage import leftovers
     from oppdemo.storage.access import ObjectBackup
     from oppdemo.storage.migration import MeteredStream, MigrationStopped
 
     source = file.resolve()  # before the command moves to the project folder
+    started = datetime.now(UTC)
     package, storage = _open_storage(ctx)
     if not source.is_file():
         fail(f"{file} is not a file: give the path of a local file to upload.")
     try:
         stream = open(source, "rb")  # noqa: SIM115 - closed by the with below
     except OSError as error:
-        fail(f"Cannot read {file} ({error.strerror}): check the path.")
+        fail(f"Cannot read {file} ({error.strerror}): check the path and its permissions.")
     backup = run_core(lambda: ObjectBackup(ctx.obj.project, ctx.obj.settings))
+    # What a killed `put` of this key left: temporary files, an open multipart upload.
+    _storage_call(package, lambda: run_core(lambda: leftovers.clean(storage, [key], started)))
     # Ctrl-C or SIGTERM stops the upload whole: no object, no multipart upload left behind.
     with stream, interrupt.deferred_signals() as guard:
         if _storage_call(package, lambda: storage.file_exists(key)):
             _storage_call(package, lambda: run_core(lambda: backup.keep(storage, key)))
-        metered = MeteredStream(stream, lambda: guard.received is not None, lambda size: None)
+        metered = MeteredStream(stream, lambda: guard.received is not None, _paused)
         try:
             url = _storage_call(package, lambda: storage.save_stream(metered, key))
         except MigrationStopped:
             url = None
     if backup.kept:
-        print(f"The object it replaced was first copied into {backup.where(ctx.obj.project)}/.")
+        where = backup.where(ctx.obj.project)
+        print(
+            f"The object it replaced was first copied into {where}/: "
+            f"`{backup.restore_command(ctx.obj.project)}` puts it back."
+        )
     if guard.received is not None or url is None:
         stopped = interrupt.Interrupted("", guard.received or signal.SIGINT)
         fail(f"Interrupted ({stopped.signal_name}): {key} was not stored.", stopped.exit_code)
-    print(url)
+    print(shown(url))
+
+
+def _paused(size: int) -> None:
+    """Counts nothing; the test-only pause of a `put` mid-upload (see interrupt.pause_point)."""
+    from oppdemo.interrupt import pause_point
+
+    pause_point("put-read")
 
 
 @storage_app.command("get")
@@ -177,7 +194,9 @@ def storage_get(
     package, storage = _open_storage(ctx)
     written = _storage_call(package, lambda: run_core(lambda: download(storage, key, target)), 1)
     if written is not None:
-        print(f"{key} -> {written}")
+        from oppdemo.cli.plain import shown
+
+        print(f"{shown(key)} -> {shown(str(written))}")
 
 
 @storage_app.command("rm")
@@ -198,13 +217,15 @@ def storage_rm(
             fail("Deleting several keys needs confirmation: pass --yes when not in a terminal.")
         typer.confirm(f"Delete {len(keys)} stored files? (a copy is kept)", abort=True)
     backup = run_core(lambda: ObjectBackup(ctx.obj.project, ctx.obj.settings))
-    removal = remove_keys(
-        storage, keys, backup, access.storage_errors(package), print,
-        lambda line: print(line, file=sys.stderr),
-    )  # fmt: skip
+    removal = remove_keys(storage, keys, backup, access.storage_errors(package), _say, _warn)
     if removal.deleted:
         where = backup.where(ctx.obj.project)
-        print(f"A copy of each deleted file is in {where}/: `oppdemo storage put` restores one.")
+        print(
+            f"A copy of each deleted file is in {where}/: "
+            f"`{backup.restore_command(ctx.obj.project)}` puts them back."
+        )
+    if removal.fatal is not None:
+        fail(removal.fatal, EXIT_ERROR)
     if removal.stopped_by is not None:
         stopped = interrupt.Interrupted("", removal.stopped_by)
         fail(
@@ -217,6 +238,19 @@ def storage_rm(
     raise typer.Exit(EXIT_DRIFT if removal.missing or removal.failed else EXIT_OK)
 
 
+def _say(line: str) -> None:
+    """One line of progress on stdout, shown at once, control characters escaped."""
+    from oppdemo.cli.plain import shown
+
+    print(shown(line), flush=True)
+
+
+def _warn(line: str) -> None:
+    from oppdemo.cli.plain import shown
+
+    print(shown(line), file=sys.stderr, flush=True)
+
+
 @storage_app.command("prune-incoming")
 def storage_prune_incoming(
     ctx: typer.Context,
@@ -227,16 +261,22 @@ def storage_prune_incoming(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete direct uploads never confirmed (under incoming/), each first backed up."""
+    from oppdemo import interrupt
+    from oppdemo.cli.plain import shown
+    from oppdemo.storage import access
     from oppdemo.storage.access import ObjectBackup
     from oppdemo.storage.prune import stale_uploads
+    from oppdemo.storage.removal import remove_keys
 
     if not older_than <= 24 * 365 * 100:  # also refuses nan and inf
         fail(f"--older-than {older_than} is not a number of hours: give one such as 24.")
     package, storage = _open_storage(ctx)
-    stale = _storage_call(package, lambda: list(stale_uploads(storage, older_than)))
-    for info in stale:
-        print(f"{'would delete' if dry_run else 'delete'} {info.key}  ({info.size} bytes)")
+    stale, markers = _storage_call(package, lambda: stale_uploads(storage, older_than))
+    for key in markers:
+        print(f"skip {shown(key)}  (a folder marker, kept)")
     if dry_run or not stale:
+        for info in stale:
+            print(f"would delete {shown(info.key)}  ({info.size} bytes)")
         print(f"{len(stale)} unconfirmed upload(s) older than {older_than:g} h; nothing changed.")
         return
     if not yes:
@@ -244,13 +284,116 @@ def storage_prune_incoming(
             fail("prune-incoming deletes objects and needs confirmation: pass --yes.")
         typer.confirm(f"Delete {len(stale)} unconfirmed upload(s)? (a copy is kept)", abort=True)
     backup = run_core(lambda: ObjectBackup(ctx.obj.project, ctx.obj.settings))
-    for info in stale:
-        _storage_call(package, lambda key=info.key: backup.keep(storage, key))  # type: ignore[misc]
-        _storage_call(package, lambda key=info.key: storage.delete_file(key))  # type: ignore[misc]
-    print(
-        f"Deleted {len(stale)} unconfirmed upload(s); a copy of each is in "
-        f"{backup.where(ctx.obj.project)}/."
-    )
+    sizes = {info.key: info.size for info in stale}
+
+    def say(line: str) -> None:
+        key = line.partition(" ")[2]
+        _say(f"{line}  ({sizes[key]} bytes)" if key in sizes else line)
+
+    # As `rm`: one key at a time, each copied out first, each line printed when it is done.
+    removal = remove_keys(storage, list(sizes), backup, access.storage_errors(package), say, _warn)
+    where = backup.where(ctx.obj.project)
+    if removal.deleted:
+        print(
+            f"Deleted {removal.deleted} unconfirmed upload(s); a copy of each is in {where}/: "
+            f"`{backup.restore_command(ctx.obj.project)}` puts them back."
+        )
+    if removal.fatal is not None:
+        fail(removal.fatal, EXIT_ERROR)
+    if removal.stopped_by is not None:
+        stopped = interrupt.Interrupted("", removal.stopped_by)
+        fail(
+            f"Interrupted ({stopped.signal_name}) after {removal.deleted} of {len(stale)} "
+            "deletion(s): the rest were not deleted.",
+            stopped.exit_code,
+        )
+    raise typer.Exit(EXIT_DRIFT if removal.failed or removal.refused else EXIT_OK)
+
+
+@storage_app.command("restore-backup")
+def storage_restore_backup(
+    ctx: typer.Context,
+    folders: Annotated[
+        list[Path],
+        typer.Argument(help="Backup folders that rm, put, prune-incoming or migrate named."),
+    ],
+) -> None:
+    """Store every copy in backup FOLDERS again under its key, byte for byte, with its type,
+    Content-Disposition, Cache-Control and metadata (an object in the way is first copied
+    out, as by put)."""
+    from oppdemo import interrupt
+    from oppdemo.storage import access
+    from oppdemo.storage.restore import check_folder, restore_backup
+
+    # As typed here, or as the message that named them gave them (relative to the project).
+    given = [folder if folder.is_dir() else ctx.obj.project / folder for folder in folders]
+    resolved = [folder.resolve() for folder in given]
+    for folder in resolved:
+        run_core(lambda folder=folder: check_folder(folder))  # type: ignore[misc]
+    package, storage = _open_storage(ctx)
+    backup = run_core(lambda: access.ObjectBackup(ctx.obj.project, ctx.obj.settings))
+    restored = failed = total = 0
+    for folder in resolved:
+        result = _storage_call(
+            package,
+            lambda folder=folder: restore_backup(  # type: ignore[misc]
+                storage, folder, backup, access.storage_errors(package), _say, _warn
+            ),
+        )
+        restored, failed, total = (
+            restored + result.restored, failed + result.failed, total + result.total
+        )  # fmt: skip
+        if result.stopped_by is not None:
+            stopped = interrupt.Interrupted("", result.stopped_by)
+            fail(
+                f"Interrupted ({stopped.signal_name}) after {restored} restored: the rest of "
+                f"{folder} was not restored; run the same command again to finish.",
+                stopped.exit_code,
+            )
+    print(f"Restored {restored} of {total} object(s), {failed} failed.")
+    if backup.kept:
+        where = backup.where(ctx.obj.project)
+        print(
+            f"The {backup.kept} object(s) they replaced were first copied into {where}/: "
+            f"`{backup.restore_command(ctx.obj.project)}` puts them back."
+        )
+    raise typer.Exit(EXIT_DRIFT if failed else EXIT_OK)
+
+
+@storage_app.command("clean-leftovers")
+def storage_clean_leftovers(
+    ctx: typer.Context,
+    older_than: Annotated[
+        float,
+        typer.Option(
+            "--older-than", min=0, help="Multipart uploads begun more than HOURS ago (1)."
+        ),
+    ] = 1.0,
+    dry_run: DryRun = False,
+) -> None:
+    """Remove what killed commands left: temporary files whose writer is gone, and open
+    multipart uploads begun more than HOURS ago (an upload in progress is younger)."""
+    from datetime import UTC, datetime, timedelta
+
+    from oppdemo.cli.plain import shown
+    from oppdemo.storage import leftovers
+
+    if not older_than <= 24 * 365 * 100:  # also refuses nan and inf
+        fail(f"--older-than {older_than} is not a number of hours: give one such as 1.")
+    package, storage = _open_storage(ctx)
+    found = _storage_call(package, lambda: leftovers.find(storage))
+    before = datetime.now(UTC) - timedelta(hours=older_than)
+    uploads = [(key, when) for key, when in found.uploads if when is not None and when < before]
+    verb = "would remove" if dry_run else "remove"
+    for path, size in found.files:
+        print(f"{verb} {shown(path)}  (temporary file, {size} bytes)")
+    for key, when in uploads:
+        print(f"{verb} {shown(key)}  (multipart upload begun {when.isoformat(timespec='seconds')})")
+    if dry_run:
+        print(f"{len(found.files) + len(uploads)} leftover(s); nothing changed.")
+        return
+    removed = _storage_call(package, lambda: leftovers.clean(storage, None, before))
+    print(f"Removed {removed} leftover(s).")
 
 
 @storage_app.command("url")
@@ -258,8 +401,10 @@ def storage_url(
     ctx: typer.Context, key: Annotated[str, typer.Argument(help="The stored key.")]
 ) -> None:
     """Print the URL that serves KEY (CDN, public or presigned on S3)."""
+    from oppdemo.cli.plain import shown
+
     package, storage = _open_storage(ctx)
-    print(_storage_call(package, lambda: storage.get_file_url(key)))
+    print(shown(_storage_call(package, lambda: storage.get_file_url(key))))
 
 
 @storage_app.command("check")
@@ -319,11 +464,13 @@ def storage_migrate(
 ) -> None:
     """Copy every file that is missing or differs from one storage to another."""
     import os
+    from datetime import UTC, datetime
 
     from oppdemo import interrupt
     from oppdemo.cli import render
-    from oppdemo.storage import access, checksums, location, migration
+    from oppdemo.storage import access, checksums, leftovers, location, migration
 
+    started = datetime.now(UTC)
     context: StorageContext = ctx.obj
     source_file, target_file = (source.resolve() if source else None), to.resolve()
     os.chdir(context.project)
@@ -388,6 +535,10 @@ def storage_migrate(
                 "pass --yes when not in a terminal (or --dry-run to see them)."
             )
         typer.confirm(f"Delete {deletions} file(s) from {target.describe()}?", abort=True)
+    # What a killed run left in the target: temporary files, and the open multipart
+    # uploads, begun before this run, of the keys it is about to write.
+    copied_keys = [step.key for step in plan.steps if step.action == "copy"]
+    _storage_call(package, lambda: leftovers.clean(target, copied_keys, started))
     # Ctrl-C and SIGTERM stop the run between steps (copies in flight give up whole), and
     # the summary below says what was done and what was not.
     with interrupt.deferred_signals() as guard, render.MigrationProgress(console, plan) as progress:
@@ -410,7 +561,8 @@ def storage_migrate(
         if kept_in:
             console.print(
                 f"The {backup.kept} target file(s) replaced or deleted were first copied "
-                f"into {kept_in}/."
+                f"into {kept_in}/: `{backup.restore_command(context.project)}` puts them back.",
+                highlight=False,
             )
     if report.stopped_by is not None:
         stopped = interrupt.Interrupted("", report.stopped_by)

@@ -9,9 +9,10 @@ mistyped key or a wrong `--delete`.
 
 from __future__ import annotations
 
+import errno
 import inspect
+import json
 import os
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -22,7 +23,9 @@ from typing import Any
 
 from oppdemo.assets.manifest import DEFAULT_STORAGE, PYPROJECT, load_manifest
 from oppdemo.errors import OppdemoError
+from oppdemo.interrupt import pause_point
 from oppdemo.project_code import import_project_module, missing_module, project_of
+from oppdemo.storage.leftovers import remove_stale_temporaries, temporary_file
 from oppdemo.storage.portable import portable, safe_key
 
 # The variables a storage factory that reads os.environ may look at.
@@ -167,9 +170,23 @@ class BackupFailed(OppdemoError):
 
     def __init__(self, key: str, folder: Path, error: OSError) -> None:
         reason = error.strerror or str(error)
+        if error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            fix = "free space there, or name another folder in [tool.oppdemo] backups"
+        elif error.errno == errno.ENAMETOOLONG:
+            fix = (
+                "a name in the key is longer than this disk allows: rename the object, or "
+                "name a folder on another filesystem in [tool.oppdemo] backups"
+            )
+        elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            fix = (
+                f"make {folder.parent} writable (check its permissions, and `lsattr` for an "
+                "immutable flag), or name another folder in [tool.oppdemo] backups"
+            )
+        else:
+            fix = "fix that folder, or name another folder in [tool.oppdemo] backups"
         super().__init__(
-            f"Cannot keep a copy of {key!r} in {folder} ({reason}), so it was left unchanged: "
-            "free space there, or name another folder in [tool.oppdemo] backups."
+            f"Cannot keep a copy of {key!r} in {folder} ({reason}), so it was left "
+            f"unchanged: {fix}."
         )
 
 
@@ -197,6 +214,7 @@ class ObjectBackup:
         self.folders: list[Path] = [self.folder]
         self.kept = 0
         self._lock = threading.Lock()
+        self._swept = False
 
     def _place(self, key: str) -> Path:
         """A path for `key`'s copy where no earlier copy is in the way: an object `f` and an
@@ -215,42 +233,111 @@ class ObjectBackup:
         raise AssertionError("unreachable: a new folder always has room")
 
     def keep(self, storage: Any, key: str) -> None:
-        """Copy `key` out of `storage`; an object already gone needs no copy. A copy that
-        cannot be written raises `BackupFailed`: the object must then stay where it is."""
+        """Copy `key` out of `storage`, with its type and attributes beside it (see
+        `headers_path`); an object already gone needs no copy. A copy that cannot be
+        written raises `BackupFailed`: the object must then stay where it is."""
         try:
             opened = storage.open_file(key)
         except FileNotFoundError:
             return
         with opened as stream:
-            try:
-                path = self._place(key)
-                # Written beside its place and renamed into it: a copy is whole or absent.
-                descriptor, temporary = tempfile.mkstemp(prefix=".keep-", dir=path.parent)
-            except OSError as error:
-                raise BackupFailed(key, self.folder, error) from None
-            try:
-                with os.fdopen(descriptor, "wb") as output:
-                    # Reading raises the storage's errors; writing here raises BackupFailed.
-                    while chunk := stream.read(_CHUNK):
-                        try:
-                            output.write(chunk)
-                        except OSError as error:
-                            raise BackupFailed(key, self.folder, error) from None
-                    try:
-                        output.flush()
-                    except OSError as error:
-                        raise BackupFailed(key, self.folder, error) from None
-                try:
-                    os.replace(temporary, path)
-                except OSError as error:
-                    raise BackupFailed(key, self.folder, error) from None
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            self._sweep()
+            path = self._place(key)
+            _write_whole(path, key, self.folder, lambda output: _copy_out(stream, output, key,
+                                                                          self.folder))  # fmt: skip
+            attributes = getattr(stream, "attributes", None)
+            headers = {
+                "key": key,
+                "size": getattr(stream, "size", None),
+                "content_type": getattr(stream, "content_type", None),
+                "cache_control": getattr(attributes, "cache_control", None),
+                "content_disposition": getattr(attributes, "content_disposition", None),
+                "metadata": dict(getattr(attributes, "metadata", None) or {}),
+            }
+            text = json.dumps(headers, indent=2, sort_keys=True) + "\n"
+            sidecar = headers_path(path, self._root_of(path), key)
+            _write_whole(sidecar, key, self.folder, lambda output: output.write(text.encode()))
         with self._lock:
             self.kept += 1
+
+    def _sweep(self) -> None:
+        """Before the first copy (never on a dry run): remove the half-written copies of a
+        killed command, whose writer is gone."""
+        with self._lock:
+            if self._swept:
+                return
+            self._swept = True
+            base = self.folder.parent.parent
+            for folder in (base / "storage", base / HEADERS_FOLDER):
+                if folder.is_dir():
+                    remove_stale_temporaries(folder, _KEEP_PREFIX, recursive=True)
+
+    def _root_of(self, path: Path) -> Path:
+        for root in self.folders:
+            if path.is_relative_to(root):
+                return root
+        raise AssertionError("a copy is always placed in one of the folders")
+
+    def restore_command(self, project: Path) -> str:
+        """The command that puts the copies back, folders relative to the project."""
+        import shlex
+
+        used = [folder for folder in self.folders if folder.exists()] or [self.folder]
+        names = [shlex.quote(os.path.relpath(folder, project)) for folder in used]
+        return f"oppdemo storage restore-backup {' '.join(names)}"
 
     def where(self, project: Path) -> str:
         """The folder(s) that hold the copies, relative to the project."""
         used = [folder for folder in self.folders if folder.exists()] or [self.folder]
         return "/, ".join(os.path.relpath(folder, project) for folder in used)
+
+
+# A copy's type, Content-Disposition, Cache-Control and metadata are kept as JSON in a tree
+# beside the copies' own (`<backups>/storage-headers/<time>/<key>.json`): inside the copies'
+# folder, any name could also be a stored key's.
+HEADERS_FOLDER = "storage-headers"
+_KEEP_PREFIX = ".keep-"
+
+
+def headers_path(copy: Path, root: Path, key: str) -> Path:
+    """Where the headers of `key`'s copy at `copy` (under the backup folder `root`) are."""
+    return headers_root(root).joinpath(*key.split("/")).with_name(f"{copy.name}.json")
+
+
+def headers_root(root: Path) -> Path:
+    """The folder of headers of the backup folder `root` (`storage/<time>` →
+    `storage-headers/<time>`)."""
+    return root.parent.with_name(HEADERS_FOLDER) / root.name
+
+
+def _copy_out(stream: Any, output: Any, key: str, folder: Path) -> None:
+    # Reading raises the storage's errors; writing here raises BackupFailed.
+    while chunk := stream.read(_CHUNK):
+        pause_point("keep-write")
+        try:
+            output.write(chunk)
+        except OSError as error:
+            raise BackupFailed(key, folder, error) from None
+
+
+def _write_whole(path: Path, key: str, folder: Path, fill: Any) -> None:
+    """Write `path` through a temporary file beside it, renamed into place: whole or absent."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = temporary_file(path.parent, _KEEP_PREFIX)
+    except OSError as error:
+        raise BackupFailed(key, folder, error) from None
+    try:
+        with os.fdopen(descriptor, "wb") as output:
+            fill(output)
+            try:
+                output.flush()
+            except OSError as error:
+                raise BackupFailed(key, folder, error) from None
+        try:
+            os.replace(temporary, path)
+        except OSError as error:
+            raise BackupFailed(key, folder, error) from None
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -236,9 +236,42 @@ def check_storage(
                 step("probe deleted", lambda: _delete(storage, key))
         elif "probe deleted" not in {entry.name for entry in report.steps}:
             skipped("probe deleted")
+    # Independent of how the URL is served: run wherever the storage itself worked.
+    if not any(e.ok is False for e in report.steps if e.name != "URL serves the probe"):
+        with contextlib.suppress(_Stop):
+            step("nothing left behind", lambda: _leftovers(storage))
     if origin is not None and not any(entry.ok is False for entry in report.steps):
         _direct_upload_steps(storage, origin, step)
     return tidied()
+
+
+def _leftovers(storage: Any) -> str:
+    """What killed runs left: temporary files in a local folder (served by the app), open
+    multipart uploads in a bucket (billed by AWS), with how to remove them."""
+    from oppdemo.cli.plain import shown
+    from oppdemo.storage import leftovers
+
+    found = leftovers.find(storage)
+    if not found:
+        return ""
+    parts = []
+    if found.files:
+        size = sum(size for _, size in found.files)
+        names = ", ".join(shown(path) for path, _ in found.files[:3])
+        parts.append(
+            f"{len(found.files)} temporary file(s) of a killed write ({size} bytes: {names}"
+            f"{', …' if len(found.files) > 3 else ''})"
+        )
+    if found.uploads:
+        names = ", ".join(shown(key) for key, _ in found.uploads[:3])
+        parts.append(
+            f"{len(found.uploads)} open multipart upload(s) ({names}"
+            f"{', …' if len(found.uploads) > 3 else ''})"
+        )
+    raise _Stop(
+        f"{' and '.join(parts)}: `oppdemo storage clean-leftovers` removes them "
+        "(a run of migrate or put removes those of the keys it writes)."
+    )
 
 
 def _direct_upload_steps(storage: Any, origin: str, step: Callable[..., None]) -> None:

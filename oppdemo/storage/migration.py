@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from oppdemo import pause
+from oppdemo.interrupt import pause_point
 
 if TYPE_CHECKING:
     from oppdemo.storage.checksums import LocalChecksums
@@ -39,6 +40,13 @@ VANISHED = "gone from the source since it was listed"
 # The metadata key (x-amz-meta-...) that records the ETag of the object a copy came from;
 # the S3 backend reads it back as `FileInfo.origin`.
 ORIGIN_METADATA = "oppdemo-origin-etag"
+
+
+def lasting_failure(error: BaseException) -> bool:
+    """Whether a key failed for a reason a rerun meets again (a key the target cannot hold:
+    '..', '//', a name too long, a key that is both a file and a folder, a name that is not
+    UTF-8), rather than one that passes (a network error, a full disk since freed)."""
+    return type(error).__name__ in ("UnsafeKeyError", "StorageConflictError", "UnsafeKey")
 
 
 class MigrationStopped(Exception):
@@ -82,6 +90,8 @@ class StepResult:
     step: Step
     outcome: Outcome
     error: str | None = None
+    # A failure no rerun fixes (a key this target cannot hold): see `lasting_failure`.
+    lasting: bool = False
 
 
 @dataclass
@@ -287,6 +297,7 @@ class MeteredStream:
         self._count = count
 
     def read(self, size: int = -1) -> bytes:
+        pause_point("copy-read")
         if self._stop():
             raise MigrationStopped("stopped before this copy finished")
         chunk: bytes = self._stream.read(size)
@@ -423,7 +434,8 @@ def run_migration(
         except errors as error:
             if is_stopped():
                 return StepResult(step, "not run", "interrupted while copying")
-            return StepResult(step, "failed", str(error) or type(error).__name__)
+            message = str(error) or type(error).__name__
+            return StepResult(step, "failed", message, lasting_failure(error))
 
     def record(result: StepResult) -> None:
         # In the thread that hands out steps: while it waits here, none starts.

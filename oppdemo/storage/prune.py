@@ -7,7 +7,6 @@ lifecycle rule can do the same without this command).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,9 +18,15 @@ def stale_uploads(
     older_than_hours: float,
     prefix: str = INCOMING_PREFIX,
     now: datetime | None = None,
-) -> Iterator[Any]:
-    """The objects under `prefix` last written more than `older_than_hours` ago."""
+) -> tuple[list[Any], list[str]]:
+    """The objects under `prefix` last written more than `older_than_hours` ago, and the
+    folder markers there (zero-byte keys ending in '/', an S3 console's "Create folder"),
+    which are no upload and are never deleted."""
     cutoff = (now or datetime.now(UTC)) - timedelta(hours=older_than_hours)
+    stale, markers = [], []
     for info in storage.iter_files(prefix):
-        if info.modified is not None and info.modified < cutoff:
-            yield info
+        if info.key.endswith("/"):
+            markers.append(info.key)
+        elif info.modified is not None and info.modified < cutoff:
+            stale.append(info)
+    return stale, markers

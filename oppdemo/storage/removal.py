@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from oppdemo.errors import OppdemoError
-from oppdemo.interrupt import deferred_signals
+from oppdemo.interrupt import deferred_signals, pause_point
 from oppdemo.storage.access import BackupFailed, ObjectBackup
+
+# Failures of the storage as a whole, not of one key: the run stops at the first.
+_WHOLE_STORAGE = ("StorageConfigError", "StorageUnavailableError")
 
 
 @dataclass
@@ -26,6 +29,9 @@ class Removal:
     # Keys refused as unsafe (outside the storage): bad input, not a failure of the storage.
     refused: int = 0
     stopped_by: int | None = None
+    # A failure of the storage itself (a missing bucket, a server that does not answer): no
+    # key can be deleted, so the run stops at the first, naming it (exit 2, as every command).
+    fatal: str | None = None
 
 
 def remove_keys(
@@ -42,6 +48,7 @@ def remove_keys(
     failures: tuple[type[BaseException], ...] = (BackupFailed, OppdemoError, *errors)
     with deferred_signals() as guard:
         for key in keys:
+            pause_point("remove")
             if guard.received is not None:
                 removal.stopped_by = guard.received
                 break
@@ -51,6 +58,9 @@ def remove_keys(
             except FileNotFoundError:
                 deleted = False
             except failures as error:
+                if type(error).__name__ in _WHOLE_STORAGE:
+                    removal.fatal = str(error)
+                    break
                 warn(f"failed {key}: {error}")
                 unsafe = type(error).__name__.startswith("UnsafeKey")
                 if unsafe or (

@@ -5,8 +5,10 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -32,8 +34,14 @@ from .errors import (
 )
 from .keys import check_local_key
 
-# Partly written files carry this prefix until they are renamed into place; listings skip them.
+# Partly written files are named `.storage-tmp-<pid>-<8 random characters>` until they are
+# renamed into place; listings skip exactly these names, so a user's own `.storage-tmp-a.jpg`
+# is a file like any other. (An earlier version's `.storage-tmp-<8 random>` is listed too:
+# such a name could be a user's, and a file is never removed on a guess.)
 _TEMPORARY_PREFIX = ".storage-tmp-"
+_TEMPORARY_NAME = re.compile(r"\.storage-tmp-(\d+)-[a-z0-9_]{8}")
+# Where a writer cannot be asked about (Windows), its temporary file is a leftover this old.
+_UNOWNED_AGE = 24 * 3600
 _FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS}
 
@@ -113,6 +121,12 @@ class FilesystemStorage(StorageInterface):
                 raise StorageUnavailableError(
                     f"Cannot {action} {key!r}: no space left for {self.base_dir}; free some space."
                 ) from None
+            if error.errno in _REFUSED and action == "read":
+                raise StorageAccessError(
+                    f"Cannot read {key!r}: the file in {self.base_dir} is not readable "
+                    f"({error.strerror}); fix its permissions (the app and this command must "
+                    "be able to read it)."
+                ) from None
             if error.errno in _REFUSED:
                 raise StorageAccessError(
                     f"Cannot {action} {key!r}: {self.base_dir} is not writable "
@@ -156,7 +170,9 @@ class FilesystemStorage(StorageInterface):
             target.parent.mkdir(parents=True, exist_ok=True)
             # Write a temporary file beside the target and rename it over: readers never see
             # half a file, and a failure leaves the old one in place.
-            descriptor, temporary = tempfile.mkstemp(prefix=_TEMPORARY_PREFIX, dir=target.parent)
+            descriptor, temporary = tempfile.mkstemp(
+                prefix=f"{_TEMPORARY_PREFIX}{os.getpid()}-", dir=target.parent
+            )
             try:
                 with os.fdopen(descriptor, "wb") as stream:
                     fill(stream)
@@ -219,7 +235,7 @@ class FilesystemStorage(StorageInterface):
             ) from None
         named = []
         for entry in entries:
-            if entry.name.startswith(_TEMPORARY_PREFIX) or entry.is_symlink():
+            if _TEMPORARY_NAME.fullmatch(entry.name) or entry.is_symlink():
                 continue
             key = f"{relative}/{entry.name}" if relative else entry.name
             is_dir = entry.is_dir(follow_symlinks=False)
@@ -268,7 +284,7 @@ class FilesystemStorage(StorageInterface):
         for directory, _, names in os.walk(start):
             for name in names:
                 path = Path(directory, name)
-                if name.startswith(_TEMPORARY_PREFIX) or path.is_symlink():
+                if _TEMPORARY_NAME.fullmatch(name) or path.is_symlink():
                     continue
                 key = path.relative_to(base).as_posix()
                 if key.startswith(prefix):
@@ -277,3 +293,49 @@ class FilesystemStorage(StorageInterface):
 
     def _url(self, key: str) -> str:
         return f"{self.base_url}/{quote(key, safe='/')}"
+
+    def leftovers(self) -> list[tuple[str, int]]:
+        """The temporary files a killed writer left in the folder (its process is gone), as
+        (path relative to the folder, size); a write in progress is not one."""
+        base = os.path.realpath(self.base_dir)
+        found = []
+        for directory, _, names in os.walk(base):
+            for name in names:
+                match = _TEMPORARY_NAME.fullmatch(name)
+                path = os.path.join(directory, name)
+                try:
+                    info = os.lstat(path)
+                except OSError:
+                    continue
+                if match and _abandoned(match.group(1), info.st_mtime):
+                    relative = os.path.relpath(path, base).replace(os.sep, "/")
+                    found.append((relative, info.st_size))
+        return sorted(found)
+
+    def remove_leftovers(self) -> int:
+        """Remove what `leftovers` finds; return how many were removed."""
+        base = os.path.realpath(self.base_dir)
+        removed = 0
+        for relative, _ in self.leftovers():
+            try:
+                os.unlink(os.path.join(base, relative))
+                removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
+
+def _abandoned(pid: str, modified: float) -> bool:
+    """Whether a temporary file's writer is gone: its process no longer runs (on POSIX),
+    or, where that cannot be asked safely (Windows), the file is a day old."""
+    if os.name == "nt":
+        return time.time() - modified > _UNOWNED_AGE
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it exists, under another user
+    return False

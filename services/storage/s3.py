@@ -297,6 +297,42 @@ class S3Storage(StorageInterface):
             **extra,
         )
 
+    def open_uploads(self) -> list[tuple[str, str, Any]]:
+        """The multipart uploads begun under this storage's prefix and never completed or
+        aborted (a killed upload leaves its parts, which AWS bills): (key, upload id, when)."""
+        start = len(self.settings.prefix)
+        found = []
+        with self._translate("list", "open multipart uploads"):
+            paginator = self._client.get_paginator("list_multipart_uploads")
+            pages = paginator.paginate(Bucket=self.settings.bucket, Prefix=self.settings.prefix)
+            for page in pages:
+                for upload in page.get("Uploads", []):
+                    key = upload["Key"][start:]
+                    found.append((key, upload["UploadId"], upload.get("Initiated")))
+        return sorted(found, key=lambda item: (item[0], str(item[2])))
+
+    def abort_uploads(self, keys: Any, before: Any) -> int:
+        """Abort the open multipart uploads of `keys` (all keys when None) begun before the
+        datetime `before`: those of an earlier, killed run, never one in progress now."""
+        wanted = None if keys is None else set(keys)
+        aborted = 0
+        for key, upload_id, initiated in self.open_uploads():
+            if (wanted is not None and key not in wanted) or initiated is None:
+                continue
+            if initiated >= before:
+                continue
+            with self._translate("abort the multipart upload of", repr(key)):
+                try:
+                    self._client.abort_multipart_upload(
+                        Bucket=self.settings.bucket, Key=self._object_key(key), UploadId=upload_id
+                    )
+                except Exception as error:  # already completed or aborted by its owner
+                    if "NoSuchUpload" not in str(error):
+                        raise
+                    continue
+            aborted += 1
+        return aborted
+
     def presigned_post(
         self, path: str, content_type: str, max_bytes: int, expires: int = 600
     ) -> dict[str, Any]:
@@ -336,6 +372,21 @@ class S3Storage(StorageInterface):
     ) -> None:
         """Copy `path` of `source` (see `can_copy_from`) here with CopyObject, keeping its
         type, attributes and metadata, and recording its ETag as this object's origin."""
+        try:
+            self._copy_object_from(source, path, size, md5, etag)
+        except (FileNotFoundError, StorageError):
+            # A failed server-side copy may be either side's fault, and the answer (s3rver's
+            # above all) does not say which: ask the source, whose own error names its bucket.
+            try:
+                source.file_info(path)
+            except FileNotFoundError:
+                source._check_bucket()  # HEAD answers a bare 404 for a missing bucket too
+                raise
+            raise
+
+    def _copy_object_from(
+        self, source: S3Storage, path: str, size: int, md5: str | None, etag: str | None
+    ) -> None:
         key = self._key(path)
         copy_source = {"Bucket": source.settings.bucket, "Key": source._object_key(key)}
         bucket, object_key = self.settings.bucket, self._object_key(key)

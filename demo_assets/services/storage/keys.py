@@ -33,6 +33,16 @@ def clean_key(key: str) -> str:
         )
     if "\\" in key:
         raise UnsafeKeyError(f"Storage key {key!r} contains a backslash: use '/' between folders.")
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        # A file name of bytes that are not UTF-8 (Python hands them over as lone surrogates):
+        # S3 keys are UTF-8, so such a name cannot be stored anywhere as it is.
+        as_bytes = repr(key.encode("utf-8", "surrogateescape"))[1:]
+        raise UnsafeKeyError(
+            f"Storage key {as_bytes} is not valid UTF-8 (a file name in another encoding): "
+            "rename the file in UTF-8 (convmv -f latin1 -t utf8 does it for Latin-1 names)."
+        ) from None
     size = len(key.encode("utf-8", "surrogatepass"))
     if size > MAX_KEY_BYTES:
         raise UnsafeKeyError(
@@ -84,6 +94,11 @@ def clean_prefix(prefix: str) -> str:
     """Return a listing prefix ('' for everything, 'photos/' or 'photos/a') once it is safe."""
     if prefix == "":
         return ""
+    if prefix.startswith("/"):
+        raise UnsafeKeyError(
+            f"Prefix {prefix!r} is absolute: keys are relative, so drop the leading '/' "
+            "(give no prefix to list every key)."
+        )
     # A trailing slash names a folder; the rest must be a valid key.
     clean_key(prefix[:-1] if prefix.endswith("/") else prefix)
     return prefix
