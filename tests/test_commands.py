@@ -158,7 +158,11 @@ def test_destroy_removes_the_assets_and_undo_brings_them_back(saved_project: Pat
     (cache / "x.pyc").write_bytes(b"cache")
     before = capture(saved_project)
     outcome = commands.destroy(saved_project)
-    assert not (saved_project / "services/storage").exists()
+    # The ignored cache is not the demo's: it stays, and so does the folder that holds it.
+    assert sorted(p.name for p in (saved_project / "services/storage").rglob("*")) == [
+        "__pycache__",
+        "x.pyc",
+    ]
     assert not (saved_project / "demo_scripts").exists()
     assert (saved_project / "services/__init__.py").exists()
     assert outcome.record is not None

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from oppdemo.assets.compare import AssetDrift, DriftReport, compare_trees
+from oppdemo.assets.compare import AssetDrift, DriftReport, compare_trees, under_any
 from oppdemo.assets.ignore import NO_IGNORES
 from oppdemo.assets.manifest import (
     DEFAULT_BACKUPS,
@@ -28,6 +28,7 @@ from oppdemo.assets.plan import (
     ordered,
     refuse_linked_folders,
     removal,
+    spare,
 )
 from oppdemo.assets.scan import Tree, scan_tree
 from oppdemo.errors import PlanError
@@ -144,20 +145,24 @@ def destroy(project_dir: Path, dry_run: bool = False, force: bool = False) -> Ou
         operations: list[Operation] = []
         stale: list[str] = []
         for asset in manifest.assets:
-            # Caches and other ignored files go too: destroy leaves nothing of the demo behind.
-            working = scan_tree(manifest.root / asset.path, NO_IGNORES)
-            stale += _stale(working, asset.path)
-            if asset.base is None:
-                refuse_linked_folders(manifest.root, asset.path)
-                operations += removal(working, asset.path)
+            if asset.on_destroy == "keep":
                 continue
-            base = scan_tree(manifest.root / asset.base, manifest.ignore)
+            # Ignored files (caches, secrets, uploads) are the user's: destroy leaves them.
+            rules = manifest.rules_for(asset)
+            working = scan_tree(manifest.root / asset.path, rules)
+            stale += _stale(working, asset.path)
+            if asset.on_destroy == "remove" or asset.base is None:
+                refuse_linked_folders(manifest.root, asset.path)
+                operations += removal(working, asset.path, asset.keep)
+                continue
+            base = scan_tree(manifest.root / asset.base, rules)
             if not base.exists:
                 raise PlanError(
                     f"{asset.base}, the base of {asset.path}, does not exist: create it or drop "
                     "'base' from the manifest."
                 )
-            operations += _mirror(manifest, base, asset.base, working, asset.path)
+            mirrored = _mirror(manifest, base, asset.base, working, asset.path)
+            operations += spare(mirrored, asset.path, asset.keep)
         return Plan("destroy", ordered(operations), tuple(stale))
 
     return _change(manifest, build, dry_run)
@@ -417,7 +422,18 @@ def _refuse_unsaved_work(manifest: Manifest) -> None:
         )
     # Only work that exists in the working tree can be lost; files already gone from it are not.
     report = _drift(manifest)
-    unsaved = [path for asset in report.assets for path in asset.added + asset.modified]
+    # What destroy leaves in place (an asset it keeps, an entry it spares) cannot be lost.
+    spared = [
+        asset.path if asset.on_destroy == "keep" else join(asset.path, key)
+        for asset in manifest.assets
+        for key in (asset.keep if asset.on_destroy != "keep" else ("",))
+    ]
+    unsaved = [
+        path
+        for asset in report.assets
+        for path in asset.added + asset.modified
+        if path not in spared and not under_any(path, spared)
+    ]
     if unsaved:
         raise PlanError(
             f"{len(unsaved)} demo file(s) differ from the snapshot (first: {unsaved[0]}): "
@@ -426,12 +442,12 @@ def _refuse_unsaved_work(manifest: Manifest) -> None:
 
 
 def _scan_assets(manifest: Manifest) -> list[tuple[Asset, Tree, Tree]]:
-    root, rules = manifest.root, manifest.ignore
+    root = manifest.root
     return [
         (
             asset,
-            scan_tree(root / asset.path, rules),
-            scan_tree(root / manifest.saved_path(asset), rules),
+            scan_tree(root / asset.path, manifest.rules_for(asset)),
+            scan_tree(root / manifest.saved_path(asset), manifest.rules_for(asset)),
         )
         for asset in manifest.assets
     ]

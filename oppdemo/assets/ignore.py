@@ -1,20 +1,47 @@
-"""Which files count on neither side: built-in ignores plus the manifest's `ignore`."""
+"""Which files are not demo code: built-in ignores, the manifest's `ignore`, what the project's
+`.gitignore` files ignore (with git's semantics), and the data folders' user files.
+
+A hidden file counts on neither side: it is never compared, saved, restored, overwritten or
+removed. The scan does not even look inside a hidden folder (node_modules can be large).
+"""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from fnmatch import translate
+from pathlib import Path
+from typing import Protocol
 
-BUILT_IN_IGNORES = ("__pycache__/", "*.pyc", ".DS_Store", ".pytest_cache/", ".env")
+BUILT_IN_IGNORES = (
+    "__pycache__/",
+    "*.pyc",
+    ".DS_Store",
+    ".pytest_cache/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    "node_modules/",
+    "_site/",
+    ".venv/",
+    ".env",
+)
 
 # Files oppdemo writes before renaming them into place; one left behind marks an interrupted run.
 TEMPORARY_SUFFIX = ".oppdemo-tmp"
+GITIGNORE = ".gitignore"
+
+
+class Rules(Protocol):
+    """What the scan asks of its rules: is this entry (`key` relative to the scanned root)
+    hidden?"""
+
+    def matches(self, name: str, relative_path: str, is_dir: bool) -> bool: ...
 
 
 @dataclass(frozen=True)
 class IgnoreRules:
-    """Glob patterns in the style of .gitignore.
+    """Glob patterns in the style of .gitignore (the built-in ones and the manifest's).
 
     A pattern ending in '/' matches folders only; a pattern with another '/' is matched against
     the path inside the asset; any other pattern is matched against the name alone.
@@ -56,3 +83,135 @@ NO_IGNORES = IgnoreRules()
 def ignore_rules(extra: tuple[str, ...] = ()) -> IgnoreRules:
     """The built-in ignores followed by the project's own."""
     return IgnoreRules(BUILT_IN_IGNORES + tuple(extra))
+
+
+@dataclass(frozen=True)
+class DataFolder:
+    """A folder of user data (uploads): only its `demo` entries are demo content."""
+
+    path: str
+    demo: tuple[str, ...] = ()
+
+    def hides(self, path: str) -> bool | None:
+        """True for a user's file in this folder, False for a demo entry or what lies in one,
+        None for a path outside the folder (or the folder itself)."""
+        if not path.startswith(f"{self.path}/"):
+            return None
+        inside = path[len(self.path) + 1 :]
+        return not any(inside == entry or inside.startswith(f"{entry}/") for entry in self.demo)
+
+
+class _GitIgnoreFile:
+    """One .gitignore file, its patterns translated by pathspec (git's own semantics) and
+    joined into one regular expression, so that each path costs one match."""
+
+    def __init__(self, lines: list[str]) -> None:
+        from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
+
+        alternatives: list[str] = []
+        self.include: dict[str, bool] = {}
+        for index, line in enumerate(lines):
+            regex, include = GitIgnoreSpecPattern.pattern_to_regex(line)
+            if regex is None or include is None:
+                continue
+            regex = regex.replace("(?P<ps_d>", "(?:")
+            if line.rstrip().endswith("/**"):
+                # `dir/**` matches what is inside `dir`, never `dir` itself (git's rule), which
+                # pathspec's form of a folder, 'dir/', would otherwise match.
+                regex += "(?=.)"
+            name = f"p{index}"
+            self.include[name] = include
+            alternatives.append(f"(?P<{name}>{regex})")
+        # The last pattern that matches decides, as in git: tried last first, the first
+        # alternative that matches is that one.
+        self.regex = re.compile("|".join(reversed(alternatives))) if alternatives else None
+
+    def decides(self, path: str) -> bool | None:
+        """True (ignored), False (re-included by a '!' pattern) or None (no pattern matches)."""
+        if self.regex is None:
+            return None
+        match = self.regex.match(path)
+        if match is None or match.lastgroup is None:
+            return None
+        return self.include[match.lastgroup]
+
+
+class GitIgnores:
+    """The project's .gitignore files (and .git/info/exclude), read when first needed.
+
+    Paths are the working paths relative to the project root: the saved copy of a file is
+    judged by where it lives in the working tree, so both sides of a comparison agree.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._files: dict[str, _GitIgnoreFile | None] = {}
+        self._chains: dict[str, tuple[tuple[int, _GitIgnoreFile], ...]] = {}
+        self._exclude: _GitIgnoreFile | None = None
+        self._exclude_read = False
+
+    def _file(self, folder: str) -> _GitIgnoreFile | None:
+        if folder not in self._files:
+            location = os.path.join(self.root, folder, GITIGNORE)
+            try:
+                with open(location, encoding="utf-8", errors="surrogateescape") as handle:
+                    lines = handle.read().splitlines()
+            except OSError:
+                self._files[folder] = None
+            else:
+                self._files[folder] = _GitIgnoreFile(lines)
+        return self._files[folder]
+
+    def _chain(self, folder: str) -> tuple[tuple[int, _GitIgnoreFile], ...]:
+        """The .gitignore files that apply inside `folder`, deepest first, each with the
+        length of the prefix to cut from a path to make it relative to the file's folder."""
+        chain = self._chains.get(folder)
+        if chain is None:
+            parent = folder.rpartition("/")[0] if folder else None
+            inherited = self._chain(parent) if parent is not None else ()
+            own = self._file(folder)
+            prefix = len(folder) + 1 if folder else 0
+            chain = ((prefix, own), *inherited) if own is not None else inherited
+            self._chains[folder] = chain
+        return chain
+
+    def ignored(self, path: str, is_dir: bool) -> bool:
+        """Whether git ignores `path` (its parents are taken as not ignored: the scan does not
+        look inside an ignored folder)."""
+        tested = f"{path}/" if is_dir else path
+        for prefix, gitignore in self._chain(path.rpartition("/")[0]):
+            decision = gitignore.decides(tested[prefix:])
+            if decision is not None:
+                return decision
+        if not self._exclude_read:
+            self._exclude_read = True
+            exclude = os.path.join(self.root, ".git", "info", "exclude")
+            try:
+                with open(exclude, encoding="utf-8", errors="surrogateescape") as handle:
+                    self._exclude = _GitIgnoreFile(handle.read().splitlines())
+            except OSError:
+                pass
+        return self._exclude is not None and self._exclude.decides(tested) is True
+
+
+@dataclass(frozen=True)
+class AssetRules:
+    """The rules for the entries of one asset (or of its saved copy), whose working path is
+    `working`: hidden are the built-in and manifest ignores, what git ignores, and the user's
+    files in data folders; a data folder's `demo` entries are demo code even where git ignores
+    them (they are named on purpose; FastOpp's own oppdemo.py saves them too)."""
+
+    working: str
+    patterns: IgnoreRules
+    data: tuple[DataFolder, ...] = ()
+    gitignores: GitIgnores | None = None
+
+    def matches(self, name: str, relative_path: str, is_dir: bool) -> bool:
+        if self.patterns.matches(name, relative_path, is_dir):
+            return True
+        path = f"{self.working}/{relative_path}" if relative_path else self.working
+        for folder in self.data:
+            hides = folder.hides(path)
+            if hides is not None:
+                return hides
+        return self.gitignores is not None and self.gitignores.ignored(path, is_dir)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from oppdemo.assets.ignore import IgnoreRules, ignore_rules
+from oppdemo.assets.ignore import AssetRules, DataFolder, GitIgnores, IgnoreRules, ignore_rules
 from oppdemo.errors import ManifestError
 
 # FastOpp's layout at the time of its storage post (2025): the demo scripts are saved as
@@ -17,7 +17,7 @@ DEFAULT_ASSETS: tuple[dict[str, str], ...] = (
     {"path": "services/storage"},
     {"path": "demo_scripts", "saved": "scripts"},
 )
-_TOP_KEYS = {"snapshot", "backups", "ignore", "assets", "storage", "hooks"}
+_TOP_KEYS = {"snapshot", "backups", "ignore", "assets", "storage", "hooks", "data"}
 HOOK_EVENTS = ("after-save", "after-restore", "after-destroy")
 # The module that provides get_storage(): this project's layout (FastOpp's 2025 one).
 DEFAULT_STORAGE = "services.storage"
@@ -25,7 +25,10 @@ DEFAULT_BACKUPS = "backups"
 # Never an asset: destroying one would leave nothing to undo it with.
 _NEVER_ASSETS = {".git", ".hg", ".svn", ".venv"}
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
-_ASSET_KEYS = {"path", "saved", "base"}
+_ASSET_KEYS = {"path", "saved", "base", "destroy", "keep"}
+_DATA_KEYS = {"path", "demo"}
+# What `destroy` does to an asset: put its `base` in its place, remove it, or leave it alone.
+DESTROY_MODES = ("base", "remove", "keep")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,15 @@ class Asset:
     path: str
     saved: str
     base: str | None = None
+    # None: "base" when the asset has a base, "remove" otherwise.
+    destroy: str | None = None
+    # Entries inside the asset that `destroy` leaves in place (FastOpp keeps dependencies/auth.py).
+    keep: tuple[str, ...] = ()
+
+    @property
+    def on_destroy(self) -> str:
+        """What `destroy` does to this asset: "base", "remove" or "keep"."""
+        return self.destroy or ("base" if self.base is not None else "remove")
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,15 @@ class Manifest:
     storage: str = DEFAULT_STORAGE
     # Commands (argument lists) to run in the project root after a command changed files.
     hooks: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = ()
+    # Folders of user data (uploads), whose files are no demo code but for their `demo` entries.
+    data: tuple[DataFolder, ...] = ()
+    # The project's .gitignore files, read as the scans need them.
+    gitignores: GitIgnores | None = field(default=None, compare=False, repr=False)
+
+    def rules_for(self, asset: Asset) -> AssetRules:
+        """What the scans of `asset` (working files and saved copy alike) leave out."""
+        data = tuple(folder for folder in self.data if _overlaps(folder.path, asset.path))
+        return AssetRules(asset.path, self.ignore, data, self.gitignores)
 
     def hooks_for(self, event: str) -> tuple[tuple[str, ...], ...]:
         return dict(self.hooks).get(event, ())
@@ -114,7 +135,61 @@ def parse_manifest(root: Path, section: Any) -> Manifest:
             f"(the one that provides get_storage()), not {storage!r}."
         )
     hooks = _parse_hooks(section.get("hooks", {}), f"{where}.hooks")
-    return Manifest(root, snapshot, backups, assets, ignore_rules(tuple(patterns)), storage, hooks)
+    data = _parse_data(section.get("data", []), where, assets, snapshot, backups)
+    return Manifest(
+        root,
+        snapshot,
+        backups,
+        assets,
+        ignore_rules(tuple(patterns)),
+        storage,
+        hooks,
+        data,
+        GitIgnores(root),
+    )
+
+
+def _parse_data(
+    raw: Any, where: str, assets: tuple[Asset, ...], snapshot: str, backups: str
+) -> tuple[DataFolder, ...]:
+    """The `[[tool.oppdemo.data]]` tables: folders of user data inside (or beside) assets."""
+    if not isinstance(raw, list):
+        raise ManifestError(
+            f"{where}.data must be an array of tables such as "
+            '[[tool.oppdemo.data]] path = "static/uploads".'
+        )
+    folders: list[DataFolder] = []
+    for index, table in enumerate(raw):
+        at = f"{where}.data[{index}]"
+        if not isinstance(table, dict) or "path" not in table:
+            raise ManifestError(f"{at} must be a table with a 'path' key naming a data folder.")
+        _reject_unknown_keys(table, _DATA_KEYS, at)
+        path = relative_path(table["path"], f"{at}.path")
+        demo = table.get("demo", [])
+        if not isinstance(demo, list):
+            raise ManifestError(f"{at}.demo must be a list of paths inside {path}/.")
+        entries = tuple(relative_path(entry, f"{at}.demo") for entry in demo)
+        for name, folder in (("snapshot", snapshot), ("backups", backups)):
+            if _overlaps(path, folder):
+                raise ManifestError(
+                    f"{at}.path ({path!r}) overlaps the {name} folder ({folder!r}): user data "
+                    "lives in the working tree."
+                )
+        for asset in assets:
+            if _overlaps(path, asset.path) and len(path) <= len(asset.path):
+                raise ManifestError(
+                    f"{at}.path ({path!r}) contains the asset {asset.path!r}, so none of it "
+                    "would be demo code: name the data folder inside the asset, or drop the "
+                    "asset."
+                )
+        for other in folders:
+            if _overlaps(path, other.path):
+                raise ManifestError(
+                    f"{at}.path ({path!r}) overlaps the data folder {other.path!r}: name each "
+                    "folder once."
+                )
+        folders.append(DataFolder(path, entries))
+    return tuple(folders)
 
 
 def _parse_hooks(raw: Any, where: str) -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
@@ -150,6 +225,17 @@ def _parse_asset(raw: Any, where: str, snapshot: str, backups: str) -> Asset:
     path = relative_path(raw["path"], f"{where}.path")
     saved = relative_path(raw.get("saved", path), f"{where}.saved")
     base = relative_path(raw["base"], f"{where}.base") if "base" in raw else None
+    destroy = raw.get("destroy")
+    if destroy is not None and destroy not in DESTROY_MODES:
+        raise ManifestError(
+            f"{where}.destroy ({destroy!r}) must be one of {', '.join(map(repr, DESTROY_MODES))}."
+        )
+    if destroy == "base" and base is None:
+        raise ManifestError(f"{where}.destroy is 'base' but the asset has no 'base': add one.")
+    keep = raw.get("keep", [])
+    if not isinstance(keep, list):
+        raise ManifestError(f"{where}.keep must be a list of paths inside the asset.")
+    kept = tuple(relative_path(entry, f"{where}.keep") for entry in keep)
     first = PurePosixPath(path).parts[0]
     if path == PYPROJECT or first in _NEVER_ASSETS:
         raise ManifestError(
@@ -164,7 +250,7 @@ def _parse_asset(raw: Any, where: str, snapshot: str, backups: str) -> Asset:
             )
     if base is not None and (_overlaps(base, path) or _overlaps(base, backups)):
         raise ManifestError(f"{where}.base ({base!r}) must lie outside the asset and backups.")
-    return Asset(path, saved, base)
+    return Asset(path, saved, base, destroy, kept)
 
 
 def _reject_overlapping_assets(assets: tuple[Asset, ...], where: str) -> None:

@@ -90,26 +90,31 @@ def mirror(
     """Operations that make the target tree an exact copy of the source tree.
 
     `changed` names the keys whose files or links differ between the two (from the compare),
-    so that only what differs is written.
+    so that only what differs is written. Ignored entries of the target are the user's: they
+    stay where they are, and so do the folders that hold them.
     """
     operations: list[Operation] = []
-    emptied: list[str] = []
+    occupied = target.occupied
     for key, mine in target.entries.items():
         theirs = source.entries.get(key)
         if theirs is not None and (theirs.kind == "dir") == (mine.kind == "dir"):
             continue
         path = join(target_base, key)
-        if mine.kind == "dir":
-            operations.append(Operation("rmdir", path, "dir", mode=mine.mode))
-            emptied.append(key)
-        else:
+        if mine.kind != "dir":
             operations.append(Operation("remove", path, mine.kind))
-    # Ignored files (caches) inside a folder that goes must go too, or the folder stays.
-    for key, mine in target.ignored.items():
-        if under_any(key, emptied):
-            action: Action = "rmdir" if mine.kind == "dir" else "remove"
-            operations.append(Operation(action, join(target_base, key), mine.kind, mode=mine.mode))
+        elif key not in occupied:
+            operations.append(Operation("rmdir", path, "dir", mode=mine.mode))
+        elif theirs is not None:
+            raise PlanError(
+                f"{path} holds files that are ignored (the user's), where the other side has a "
+                "file: move them out of the way and rerun."
+            )
     for key, theirs in source.entries.items():
+        if key in target.ignored:
+            raise PlanError(
+                f"{join(target_base, key)} is ignored here but not on the other side, so it "
+                "would be overwritten: move it out of the way and rerun."
+            )
         present = target.entries.get(key)
         kept = present is not None and (theirs.kind == "dir") == (present.kind == "dir")
         path = join(target_base, key)
@@ -125,13 +130,44 @@ def mirror(
     return operations
 
 
-def removal(tree: Tree, base: str) -> list[Operation]:
-    """Operations that remove everything in `tree`, ignored files included."""
+def removal(tree: Tree, base: str, keep: tuple[str, ...] = ()) -> list[Operation]:
+    """Operations that remove everything in `tree` but its ignored entries, the folders that
+    hold them and the `keep` entries (keys inside the tree) with the folders above them."""
+    kept = tree.occupied
+    for kept_key in keep:
+        kept.update(_folders_above(kept_key))
     operations = []
-    for key, entry in (tree.entries | tree.ignored).items():
+    for key, entry in tree.entries.items():
+        if key in kept or under_any(key, keep) or key in keep:
+            continue
         action: Action = "rmdir" if entry.kind == "dir" else "remove"
         operations.append(Operation(action, join(base, key), entry.kind, mode=entry.mode))
     return operations
+
+
+def spare(operations: list[Operation], base: str, keep: tuple[str, ...]) -> list[Operation]:
+    """`operations` without those that would touch the `keep` entries of the asset at `base`
+    (or remove a folder above one)."""
+    if not keep:
+        return operations
+    paths = [join(base, entry) for entry in keep]
+    above = {join(base, folder) for entry in keep for folder in _folders_above(entry)}
+    return [
+        operation
+        for operation in operations
+        if operation.path not in paths
+        and not under_any(operation.path, paths)
+        and not (operation.action == "rmdir" and operation.path in above)
+    ]
+
+
+def _folders_above(key: str) -> set[str]:
+    """'' and every folder above `key` inside its tree."""
+    folders = {""}
+    while "/" in key:
+        key = key.rpartition("/")[0]
+        folders.add(key)
+    return folders
 
 
 def refuse_linked_folders(root: Path, path: str) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from oppdemo.assets.ignore import TEMPORARY_SUFFIX, IgnoreRules
+from oppdemo.assets.ignore import TEMPORARY_SUFFIX, Rules
 from oppdemo.errors import PlanError
 
 Kind = Literal["file", "link", "dir"]
@@ -33,8 +33,9 @@ FILE = Entry("file")
 class Tree:
     """The entries under `root`, keyed by POSIX path relative to it ('' is `root` itself).
 
-    `ignored` holds what the ignore rules hid (with everything inside ignored folders) and
-    `temporaries` the leftovers of an interrupted run, so commands can clear them out.
+    `ignored` holds what the rules hid (an ignored folder as one entry: the scan does not look
+    inside it), which no command touches, and `temporaries` the leftovers of an interrupted
+    run, so commands can clear them out.
     """
 
     root: Path
@@ -46,8 +47,20 @@ class Tree:
     def exists(self) -> bool:
         return "" in self.entries
 
+    @property
+    def occupied(self) -> set[str]:
+        """The folders ('' for the root) that hold ignored entries, and so must stay."""
+        folders: set[str] = set()
+        for key in self.ignored:
+            while key:
+                key = key.rpartition("/")[0]
+                if key in folders:
+                    break
+                folders.add(key)
+        return folders
 
-def scan_tree(root: Path, rules: IgnoreRules) -> Tree:
+
+def scan_tree(root: Path, rules: Rules) -> Tree:
     """Scan `root`, which may be a folder, a file, a symlink or missing."""
     tree = Tree(root)
     try:
@@ -68,11 +81,11 @@ def scan_tree(root: Path, rules: IgnoreRules) -> Tree:
     return tree
 
 
-def _walk(tree: Tree, rules: IgnoreRules) -> None:
+def _walk(tree: Tree, rules: Rules) -> None:
     entries, ignored, temporaries = tree.entries, tree.ignored, tree.temporaries
-    pending: list[tuple[str, bool]] = [("", False)]
+    pending = [""]
     while pending:
-        prefix, inside_ignored = pending.pop()
+        prefix = pending.pop()
         folder = os.path.join(tree.root, prefix)
         try:
             with os.scandir(folder) as listing:
@@ -99,7 +112,10 @@ def _walk(tree: Tree, rules: IgnoreRules) -> None:
                     f"{child.path} is neither a file, a folder nor a link: move it out of the way."
                 )
             is_dir = entry.kind == "dir"
-            hidden = inside_ignored or rules.matches(name, key, is_dir)
-            (ignored if hidden else entries)[key] = entry
+            if rules.matches(name, key, is_dir):
+                # The user's: kept as one entry, never looked into (node_modules is large).
+                ignored[key] = entry
+                continue
+            entries[key] = entry
             if is_dir:
-                pending.append((key, hidden))
+                pending.append(key)
