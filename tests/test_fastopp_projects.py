@@ -23,7 +23,8 @@ EXPECTED_ASSETS = {
     ("templates", "templates", "base_assets/templates"),
     ("static", "static", None),
     ("dependencies", "dependencies", None),
-    ("services", "services", None),
+    ("services/chat_service.py", "services/chat_service.py", None),
+    ("services/storage", "services/storage", None),
     ("blog", "blog", None),
     ("scripts/demo", "scripts", None),
 }
@@ -122,7 +123,8 @@ def test_after_init_only_real_drift_shows_and_every_command_runs_through(tmp_pat
     assert destroyed.returncode == 0, destroyed.stderr
     assert (project / "main.py").read_text().endswith("# minimal\n")
     assert sorted(p.name for p in (project / "routes").iterdir()) == ["pages.py"]
-    assert not (project / "blog").exists() and not (project / "scripts/demo").exists()
+    assert not (project / "scripts/demo").exists()
+    assert (project / "blog/_config.yml").exists(), "FastOpp's destroy leaves the blog alone"
     assert (project / "scripts/init_db.py").exists(), "the app's own scripts stay"
     assert run_cli(project, "restore").returncode == 0
     assert capture(project) == saved_state

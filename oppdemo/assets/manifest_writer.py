@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from oppdemo.assets.ignore import ignore_rules
-from oppdemo.assets.manifest import DEFAULT_ASSETS, DEFAULT_STORAGE, Asset, parse_manifest
+from oppdemo.assets.ignore import DataFolder, ignore_rules
+from oppdemo.assets.manifest import (
+    DEFAULT_ASSETS,
+    DEFAULT_STORAGE,
+    Asset,
+    parse_manifest,
+    relative_path,
+)
 from oppdemo.errors import ManifestError
 
 DEFAULT_SNAPSHOT = "demo_assets"
@@ -21,6 +28,29 @@ SCRIPTS_SAVED = "scripts"
 SCRIPTS_WORKING = ("scripts/demo", "demo_scripts")
 # Files at the top of a snapshot that describe it rather than belong to the app.
 DOCUMENT_PATTERNS = ("README*", "*.md")
+# Folders where the app keeps its own modules beside the demo's: each saved entry is an asset
+# of its own, so that `destroy` removes the demo's (FastOpp's destroy removes its three demo
+# services by name and keeps the folder) and `diff` does not count the app's as demo code.
+SHARED_FOLDERS = ("services",)
+# What FastOpp's own `destroy` removes (beside what it replaces by its base, and the entries
+# of a shared folder); it leaves every other folder (blog/) alone.
+REMOVED_BY_DESTROY = ("static", "dependencies", "auth", *SCRIPTS_WORKING)
+# Files FastOpp's destroy keeps in a folder it removes: base_assets' app imports them.
+KEPT_BY_DESTROY = {"dependencies": ("auth.py",)}
+# The storage's upload folder when its code names none (FastOpp's and this project's default).
+DEFAULT_UPLOAD_DIR = "static/uploads"
+_UPLOAD_DIR = re.compile(
+    r"""(?:UPLOAD_DIR["']\s*,|upload_dir\s*(?::\s*str\s*)?=)\s*["']([^"'\s]+)["']"""
+)
+# What FastOpp ships in its upload folder (its own oppdemo.py saves exactly these).
+DEMO_UPLOADS = (".gitkeep", "sample_photos")
+# FastOpp resets its database after `destroy`, as its own destroy does: oppman's commands back
+# up and delete test.db, then create the minimal app's tables.
+FASTOPP_MANAGER = "oppman.py"
+RESET_DATABASE = (
+    ("uv", "run", "python", FASTOPP_MANAGER, "delete"),
+    ("uv", "run", "python", FASTOPP_MANAGER, "db"),
+)
 
 
 @dataclass(frozen=True)
@@ -40,15 +70,25 @@ class Discovery:
     skipped: tuple[Skipped, ...]
     table: str
     storage: str | None = None
+    data: tuple[DataFolder, ...] = ()
+    after_destroy: tuple[tuple[str, ...], ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
             "snapshot": self.snapshot,
             "storage": self.storage,
             "assets": [
-                {"path": asset.path, "saved": asset.saved, "base": asset.base}
+                {
+                    "path": asset.path,
+                    "saved": asset.saved,
+                    "base": asset.base,
+                    "destroy": asset.on_destroy,
+                    "keep": list(asset.keep),
+                }
                 for asset in self.assets
             ],
+            "data": [{"path": item.path, "demo": list(item.demo)} for item in self.data],
+            "after_destroy": [list(command) for command in self.after_destroy],
             "skipped": [{"path": item.path, "reason": item.reason} for item in self.skipped],
         }
 
@@ -76,14 +116,17 @@ def _provides_storage(folder: Path) -> bool:
 
 
 def discover(root: Path, snapshot: str = DEFAULT_SNAPSHOT) -> Discovery:
-    """Pair each top-level entry of the snapshot with its working counterpart."""
+    """Pair each top-level entry of the snapshot with its working counterpart (each entry of
+    a shared folder on its own), and find the upload folder and the database reset."""
     folder = root / snapshot
     storage = find_storage(root)
     if not folder.is_dir():
         defaults = tuple(
             Asset(item["path"], item.get("saved", item["path"])) for item in DEFAULT_ASSETS
         )
-        return Discovery(snapshot, defaults, (), render_table(snapshot, defaults, storage), storage)
+        data = find_data(root, storage, defaults)
+        table = render_table(snapshot, defaults, storage, data)
+        return Discovery(snapshot, defaults, (), table, storage, data)
     rules = ignore_rules()
     assets: list[Asset] = []
     skipped: list[Skipped] = []
@@ -98,20 +141,75 @@ def discover(root: Path, snapshot: str = DEFAULT_SNAPSHOT) -> Discovery:
         if name in (DEFAULT_BACKUPS, snapshot.split("/")[0]):
             skipped.append(Skipped(saved_path, f"{name}/ is one of oppdemo's own folders"))
             continue
+        if is_dir and name in SHARED_FOLDERS and _same_kind(root / name, True):
+            for inner in sorted(entry.iterdir(), key=lambda path: path.name):
+                inner_dir = inner.is_dir() and not inner.is_symlink()
+                if rules.matches(inner.name, inner.name, inner_dir):
+                    continue
+                key = f"{name}/{inner.name}"
+                if _same_kind(root / key, inner_dir):
+                    assets.append(Asset(key, key, None, "remove"))
+                else:
+                    skipped.append(
+                        Skipped(f"{snapshot}/{key}", f"no working counterpart: {key} is missing")
+                    )
+            continue
         working, reason = _counterpart(root, name, is_dir)
         if working is None:
             skipped.append(Skipped(saved_path, reason))
             continue
-        base = f"{BASE_FOLDER}/{working}"
-        has_base = _same_kind(root / base, is_dir)
-        assets.append(Asset(working, name, base if has_base else None))
+        assets.append(_fastopp_asset(root, working, name, is_dir))
     if not assets:
         raise ManifestError(
             f"Nothing in {snapshot}/ has a counterpart in the project, so there is nothing to "
             "declare: check that you are in the project root, or write [tool.oppdemo] by hand."
         )
-    table = render_table(snapshot, assets, storage)
-    return Discovery(snapshot, tuple(assets), tuple(skipped), table, storage)
+    data = find_data(root, storage, assets)
+    hooks = RESET_DATABASE if (root / FASTOPP_MANAGER).is_file() else ()
+    table = render_table(snapshot, assets, storage, data, hooks)
+    return Discovery(snapshot, tuple(assets), tuple(skipped), table, storage, data, hooks)
+
+
+def _fastopp_asset(root: Path, working: str, saved: str, is_dir: bool) -> Asset:
+    """The asset, with what FastOpp's own `destroy` does to it: put its base in its place (when
+    base_assets/ holds one), remove it (keeping what the base app imports), or leave it."""
+    base = f"{BASE_FOLDER}/{working}"
+    if _same_kind(root / base, is_dir):
+        return Asset(working, saved, base)
+    if working in REMOVED_BY_DESTROY:
+        keep = tuple(
+            name for name in KEPT_BY_DESTROY.get(working, ()) if (root / working / name).exists()
+        )
+        return Asset(working, saved, None, None, keep)
+    return Asset(working, saved, None, "keep")
+
+
+def find_data(
+    root: Path, storage: str | None, assets: tuple[Asset, ...] | list[Asset]
+) -> tuple[DataFolder, ...]:
+    """The storage's upload folder as a data folder, when it lies inside an asset: users'
+    uploads are no demo code, but what the project ships there (FastOpp's sample photos and
+    its .gitkeep) is."""
+    upload_dir = _upload_dir(root / (storage or DEFAULT_STORAGE).replace(".", "/"))
+    if upload_dir is None:
+        return ()
+    inside = any(upload_dir.startswith(f"{asset.path}/") for asset in assets)
+    return (DataFolder(upload_dir, DEMO_UPLOADS),) if inside else ()
+
+
+def _upload_dir(storage_folder: Path) -> str | None:
+    """The default UPLOAD_DIR that the storage's code names (or FastOpp's), as a clean
+    project-relative path; None when it is absolute or leaves the project."""
+    found = DEFAULT_UPLOAD_DIR
+    for path in sorted(storage_folder.glob("*.py")):
+        match = _UPLOAD_DIR.search(path.read_text(errors="replace"))
+        if match:
+            found = match.group(1)
+            break
+    try:
+        return relative_path(found.rstrip("/").removeprefix("./"), "UPLOAD_DIR")
+    except ManifestError:
+        return None
 
 
 def _counterpart(root: Path, name: str, is_dir: bool) -> tuple[str | None, str]:
@@ -137,7 +235,11 @@ def _same_kind(path: Path, is_dir: bool) -> bool:
 
 
 def render_table(
-    snapshot: str, assets: list[Asset] | tuple[Asset, ...], storage: str | None = None
+    snapshot: str,
+    assets: list[Asset] | tuple[Asset, ...],
+    storage: str | None = None,
+    data: tuple[DataFolder, ...] = (),
+    after_destroy: tuple[tuple[str, ...], ...] = (),
 ) -> str:
     """The `[tool.oppdemo]` table as TOML text, written by tomlkit."""
     import tomlkit
@@ -155,8 +257,32 @@ def render_table(
             item["saved"] = asset.saved
         if asset.base is not None:
             item["base"] = asset.base
+        if asset.destroy == "keep":
+            item["destroy"] = "keep"
+            item["destroy"].comment("destroy leaves it as it is (as FastOpp's destroy does)")
+        if asset.keep:
+            item["keep"] = list(asset.keep)
+            item["keep"].comment("destroy removes the rest; the base app imports these")
         array.append(item)
     table["assets"] = array
+    if data:
+        folders = tomlkit.aot()
+        for folder in data:
+            item = tomlkit.table()
+            item.add(tomlkit.comment("Users' uploads: no command compares, saves, restores or"))
+            item.add(tomlkit.comment("removes them; only the `demo` entries are demo content."))
+            item["path"] = folder.path
+            item["demo"] = list(folder.demo)
+            folders.append(item)
+        table["data"] = folders
+    if after_destroy:
+        hooks = tomlkit.table()
+        commands = tomlkit.array().multiline(True)
+        for command in after_destroy:
+            commands.append(list(command))
+        hooks.add(tomlkit.comment("Reset the database after destroy, as FastOpp's destroy does."))
+        hooks["after-destroy"] = commands
+        table["hooks"] = hooks
     tool = tomlkit.table(is_super_table=True)
     tool["oppdemo"] = table
     document = tomlkit.document()
