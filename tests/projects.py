@@ -320,3 +320,107 @@ def start_paused(
             raise AssertionError(f"never reached {point}: {process.communicate()[1]}")
         time.sleep(0.01)
     return process, marker, output
+
+
+FASTOPP_GITIGNORE = (Path(__file__).parent / "fixtures" / "fastopp.gitignore").read_text()
+# FastOpp's main (commit 1bc73f8): its demo files, by folder, as its own oppdemo.py saves them.
+FASTOPP_MAIN_DEMO: dict[str, str | bytes] = {
+    "main.py": "from fastapi import FastAPI\napp = FastAPI()  # the full demo\n",
+    "models.py": "class User: ...\nclass Product: ...\nclass Webinar: ...\n",
+    "admin/__init__.py": "",
+    "admin/setup.py": "def setup_admin(app): ...\n",
+    "admin/views.py": "VIEWS = ['users', 'products', 'webinars']\n",
+    "routes/__init__.py": "",
+    "routes/api.py": "API = '/api'\n",
+    "routes/auth.py": "LOGIN = '/login'\n",
+    "routes/chat.py": "CHAT = '/chat'\n",
+    "routes/pages.py": "PAGES = ['/', '/webinars', '/ai-demo']\n",
+    "routes/webinar.py": "ROUTE = '/webinar'\n",
+    "templates/index.html": "<h1>FastOpp demo</h1>\n",
+    "templates/login.html": "<form></form>\n",
+    "templates/webinar-demo.html": "<h1>Webinars</h1>\n",
+    "templates/partials/header.html": "<header></header>\n",
+    "static/favicon.ico": bytes(range(64)),
+    "static/css/styles.css": "body { margin: 0 }\n",
+    "static/images/leaf.jpg": bytes([0xFF, 0xD8, 0xFF, 0xE0]) + bytes(range(256)),
+    "static/js/main.js": "console.log('demo')\n",
+    "static/uploads/.gitkeep": "",
+    "dependencies/__init__.py": "",
+    "dependencies/auth.py": "def current_user(): ...\n",
+    "dependencies/config.py": "UPLOAD_DIR = 'static/uploads'\n",
+    "dependencies/database.py": "def get_db(): ...\n",
+    "services/chat_service.py": "class ChatService: ...\n",
+    "services/product_service.py": "class ProductService: ...\n",
+    "services/webinar_service.py": "class WebinarService: ...\n",
+    "blog/_config.yml": "title: FastOpp\n",
+    "blog/_layouts/post.html": "<article>{{ content }}</article>\n",
+    "blog/_posts/2025-09-29-welcome-to-fastopp.md": "# Welcome\n",
+    "scripts/demo/__init__.py": "",
+    "scripts/demo/add_sample_products.py": "print('products')\n",
+    "scripts/demo/download_sample_photos.py": "print('photos')\n",
+}
+FASTOPP_MAIN_BASE: dict[str, str | bytes] = {
+    "base_assets/README.md": "# The minimal app\n",
+    "base_assets/main.py": "from fastapi import FastAPI\napp = FastAPI()  # minimal\n",
+    "base_assets/models.py": "class User: ...\n",
+    "base_assets/admin/__init__.py": "",
+    "base_assets/admin/setup.py": "def setup_admin(app): ...  # users only\n",
+    "base_assets/admin/views.py": "VIEWS = ['users']\n",
+    "base_assets/routes/__init__.py": "",
+    "base_assets/routes/auth.py": "LOGIN = '/login'\n",
+    "base_assets/routes/pages.py": "PAGES = ['/']\n",
+    "base_assets/templates/index.html": "<h1>FastOpp</h1>\n",
+    "base_assets/templates/login.html": "<form></form>\n",
+    "base_assets/scripts/emergency_access.py": "print('emergency')\n",
+}
+
+
+def make_fastopp_main(root: Path) -> Path:
+    """FastOpp's main as a maintainer has it (commit 1bc73f8): its real .gitignore, the
+    storage in core/ (UPLOAD_DIR defaulting to static/uploads), oppman.py, base_assets/, and
+    a snapshot in step with the demo files."""
+    saved = {
+        ("demo_assets/scripts/" + name[len("scripts/demo/") :])
+        if name.startswith("scripts/demo/")
+        else f"demo_assets/{name}": content
+        for name, content in FASTOPP_MAIN_DEMO.items()
+    }
+    write_tree(
+        root,
+        {
+            "pyproject.toml": FASTOPP_PYPROJECT,
+            ".gitignore": FASTOPP_GITIGNORE,
+            "oppman.py": "print('oppman')\n",
+            "db.py": "DATABASE_URL = 'sqlite+aiosqlite:///./test.db'\n",
+            "core/__init__.py": "",
+            "core/services/__init__.py": "",
+            "core/services/storage/__init__.py": "from .factory import get_storage\n",
+            "core/services/storage/factory.py": (
+                "import os\n\ndef get_storage():\n"
+                '    upload_dir = os.getenv("UPLOAD_DIR", "static/uploads")\n'
+            ),
+            "scripts/__init__.py": "",
+            "scripts/init_db.py": "print('init db')\n",
+            **FASTOPP_MAIN_DEMO,
+            **FASTOPP_MAIN_BASE,
+            **saved,
+            "demo_assets/README.md": "# Demo assets\n",
+        },
+    )
+    return root
+
+
+# What a week of real use leaves in a FastOpp checkout that is not demo code: users' uploads,
+# secrets, caches, a built blog and the database (all ignored by FastOpp's .gitignore but for
+# the uploads, which are data).
+FASTOPP_USER_FILES: dict[str, str | bytes] = {
+    "static/uploads/photos/0b9f6c1e.jpg": bytes([0xFF, 0xD8]) + b"a user's photo",
+    "static/uploads/photos/77aa01c2.jpg": bytes([0xFF, 0xD8]) + b"another photo",
+    "static/uploads/notes.txt": "an upload at the top of the folder\n",
+    "dependencies/.env.local": "SECRET_KEY=dependencies-secret\n",
+    "blog/.env.production.local": "TOKEN=blog-secret\n",
+    "routes/__pycache__/pages.cpython-311.pyc": b"\x00cache",
+    "services/__pycache__/chat_service.cpython-311.pyc": b"\x00cache",
+    "blog/_site/index.html": "<html>built</html>\n",
+    "test.db": b"SQLite format 3\x00",
+}

@@ -9,10 +9,13 @@ from pathlib import Path
 
 from .projects import (
     FASTOPP_PYPROJECT,
+    FASTOPP_USER_FILES,
     capture,
     make_fastopp_2025,
     make_fastopp_current,
+    make_fastopp_main,
     run_cli,
+    write_tree,
 )
 
 EXPECTED_ASSETS = {
@@ -204,3 +207,123 @@ def test_init_names_a_project_without_pyproject(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "No pyproject.toml" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _user_files(project: Path) -> dict[str, bytes]:
+    return {name: (project / name).read_bytes() for name in FASTOPP_USER_FILES}
+
+
+def test_users_uploads_secrets_caches_and_the_database_are_never_touched_or_shown(
+    tmp_path: Path,
+) -> None:
+    project = make_fastopp_main(tmp_path / "fastopp")
+    write_tree(project, FASTOPP_USER_FILES)
+    expected = _user_files(project)
+    secret = {*FASTOPP_USER_FILES, "uploads/photos", "notes.txt", "_site", "__pycache__", ".env"}
+    outputs: list[str] = []
+
+    def run(*arguments: str, code: int = 0) -> None:
+        result = run_cli(project, *arguments)
+        assert result.returncode == code, (arguments, result.stdout, result.stderr)
+        outputs.append(result.stdout + result.stderr)
+        assert _user_files(project) == expected, f"{arguments} changed the user's files"
+
+    run("init")
+    run("diff")  # in sync: the uploads and caches are no drift
+    (project / "routes/pages.py").write_text("PAGES = ['/', '/webinars', '/new']\n")
+    (project / "static/uploads/sample_photos").mkdir()
+    (project / "static/uploads/sample_photos/ada.jpg").write_bytes(b"\xff\xd8 sample")
+    run("diff", code=1)
+    run("save", "--dry-run")
+    run("save")
+    run("diff")
+    run("destroy", "--dry-run")
+    run("destroy", "--yes", "--no-hooks")
+    assert not (project / "static/css").exists(), "the demo's static files went"
+    run("restore", "--dry-run")
+    run("restore")
+    run("diff")
+    run("undo")  # the restore: destroyed again
+    assert not (project / "routes/api.py").exists()
+    run("undo")  # the undo: restored again
+    run("diff")
+    run("diff", "--json")
+
+    shown = "\n".join(outputs)
+    assert "routes/pages.py" in shown and "sample_photos/ada.jpg" in shown, "the demo is shown"
+    for name in sorted(secret):
+        assert name not in shown, f"{name} appeared in a command's output"
+    saved = [path.relative_to(project).as_posix() for path in project.rglob("demo_assets/**/*")]
+    assert saved and not [p for p in saved for name in secret if name in p], "a user's file saved"
+    # The sample photos FastOpp ships are demo content, though its .gitignore ignores them.
+    assert (project / "demo_assets/static/uploads/sample_photos/ada.jpg").is_file()
+    assert (project / "demo_assets/static/uploads/.gitkeep").is_file()
+
+
+def test_init_declares_the_upload_folder_as_data_with_its_demo_entries(tmp_path: Path) -> None:
+    project = make_fastopp_main(tmp_path / "fastopp")
+    assert run_cli(project, "init").returncode == 0
+    text = (project / "pyproject.toml").read_text()
+    table = tomllib.loads(text)["tool"]["oppdemo"]
+    assert table["data"] == [{"path": "static/uploads", "demo": [".gitkeep", "sample_photos"]}]
+    assert "# Users' uploads: no command compares, saves, restores or" in text
+    assert table["hooks"]["after-destroy"] == [
+        ["uv", "run", "python", "oppman.py", "delete"],
+        ["uv", "run", "python", "oppman.py", "db"],
+    ]
+    destroy = {a["path"]: (a.get("destroy"), a.get("keep")) for a in table["assets"]}
+    assert destroy["blog"] == ("keep", None)
+    assert destroy["dependencies"] == (None, ["auth.py"])
+    assert {path for path in destroy if path.startswith("services")} == {
+        "services/chat_service.py",
+        "services/product_service.py",
+        "services/webinar_service.py",
+    }
+
+
+def _fastopp_destroy(root: Path) -> None:
+    """FastOpp's own `destroy` (oppdemo.py at 1bc73f8, destroy_demo_files), step by step on
+    the files, without its database steps (the after-destroy hook's job)."""
+    import shutil
+
+    for name in ("main.py", "models.py"):
+        shutil.copy2(root / "base_assets" / name, root / name)
+    for name in ("chat_service.py", "product_service.py", "webinar_service.py"):
+        (root / "services" / name).unlink(missing_ok=True)
+    auth = (root / "dependencies/auth.py").read_bytes()
+    shutil.rmtree(root / "dependencies")
+    (root / "dependencies").mkdir()
+    (root / "dependencies/auth.py").write_bytes(auth)
+    for folder in ("routes", "templates", "admin"):
+        shutil.rmtree(root / folder)
+        shutil.copytree(root / "base_assets" / folder, root / folder)
+    shutil.rmtree(root / "static")
+    shutil.rmtree(root / "scripts/demo")
+
+
+def test_destroy_after_init_does_what_fastopps_own_destroy_does(tmp_path: Path) -> None:
+    ours = make_fastopp_main(tmp_path / "ours")
+    theirs = make_fastopp_main(tmp_path / "theirs")
+    for project in (ours, theirs):
+        # The app's own service, beside the demo's, and a user's upload.
+        write_tree(project, {"services/billing.py": "class Billing: ...\n"})
+        write_tree(project, {"static/uploads/photos/0b9f.jpg": b"\xff\xd8 a user's photo"})
+    assert run_cli(ours, "init").returncode == 0
+    destroyed = run_cli(ours, "destroy", "--yes", "--no-hooks")
+    assert destroyed.returncode == 0, destroyed.stderr
+    _fastopp_destroy(theirs)
+
+    ignored = ("backups", "demo_assets", "pyproject.toml")
+    after_ours, after_theirs = capture(ours, ignored), capture(theirs, ignored)
+    # The one difference: FastOpp's destroy deletes static/ whole, users' uploads included.
+    kept_data = {
+        "static",
+        "static/uploads",
+        "static/uploads/photos",
+        "static/uploads/photos/0b9f.jpg",
+    }
+    assert set(after_ours) - set(after_theirs) == kept_data
+    assert {key: after_ours[key] for key in after_theirs} == after_theirs
+    assert (ours / "blog/_config.yml").is_file() and (ours / "dependencies/auth.py").is_file()
+    assert (ours / "services/billing.py").is_file()
+    assert sorted(path.name for path in (ours / "dependencies").iterdir()) == ["auth.py"]
