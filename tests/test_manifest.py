@@ -72,3 +72,79 @@ def test_invalid_toml_is_reported(tmp_path: Path) -> None:
 def test_bad_manifests_name_the_key(tmp_path: Path, section: dict[str, object], named: str) -> None:
     with pytest.raises(ManifestError, match=named):
         parse_manifest(tmp_path, section)
+
+
+def test_data_folders_and_destroy_semantics_are_read(tmp_path: Path) -> None:
+    manifest = parse_manifest(
+        tmp_path,
+        {
+            "assets": [
+                {"path": "static"},
+                {"path": "blog", "destroy": "keep"},
+                {"path": "dependencies", "keep": ["auth.py"]},
+                {"path": "routes", "base": "base_assets/routes"},
+            ],
+            "data": [{"path": "static/uploads", "demo": ["sample_photos", ".gitkeep"]}],
+        },
+    )
+    assert [(a.path, a.on_destroy, a.keep) for a in manifest.assets] == [
+        ("static", "remove", ()),
+        ("blog", "keep", ()),
+        ("dependencies", "remove", ("auth.py",)),
+        ("routes", "base", ()),
+    ]
+    static = manifest.rules_for(manifest.assets[0])
+    assert static.matches("a.jpg", "uploads/photos/a.jpg", False)
+    assert static.matches("photos", "uploads/photos", True)
+    assert not static.matches("a.jpg", "uploads/sample_photos/a.jpg", False)
+    assert not static.matches(".gitkeep", "uploads/.gitkeep", False)
+    assert not static.matches("uploads", "uploads", True)
+    assert not manifest.rules_for(manifest.assets[1]).matches("photos", "uploads/photos", True)
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        (
+            [{"path": "../uploads"}],
+            r"^tool\.oppdemo\.data\[0\]\.path \('\.\./uploads'\) contains '\.\.': it must stay "
+            r"inside the project\.$",
+        ),
+        ([{"path": "/srv/uploads"}], r"data\[0\]\.path .* is absolute"),
+        ([{"path": "static"}], r"data\[0\]\.path \('static'\) contains the asset 'static'"),
+        ([{"path": "services"}], r"contains the asset 'services/storage'"),
+        ([{"path": "demo_assets/uploads"}], r"overlaps the snapshot folder"),
+        (
+            [{"path": "static/uploads"}, {"path": "static/uploads/photos"}],
+            r"data\[1\]\.path .* overlaps the data folder 'static/uploads'",
+        ),
+        ([{"path": "static/uploads", "demo": "sample_photos"}], r"data\[0\]\.demo must be a list"),
+        ([{"path": "static/uploads", "demo": ["../x"]}], r"data\[0\]\.demo .* contains '\.\.'"),
+        ([{"demo": []}], r"data\[0\] must be a table with a 'path' key"),
+        ([{"path": "static/uploads", "keep": []}], r"data\[0\]\.keep is not a known key"),
+        ({"path": "static/uploads"}, r"data must be an array of tables"),
+    ],
+)
+def test_bad_data_tables_get_one_sentence(tmp_path: Path, data: object, named: str) -> None:
+    section = {"assets": [{"path": "static"}, {"path": "services/storage"}], "data": data}
+    with pytest.raises(ManifestError, match=named):
+        parse_manifest(tmp_path, section)
+
+
+@pytest.mark.parametrize(
+    ("asset", "named"),
+    [
+        (
+            {"path": "blog", "destroy": "delete"},
+            r"assets\[0\]\.destroy \('delete'\) must be one of",
+        ),
+        ({"path": "blog", "destroy": "base"}, r"destroy is 'base' but the asset has no 'base'"),
+        ({"path": "blog", "keep": "auth.py"}, r"assets\[0\]\.keep must be a list"),
+        ({"path": "blog", "keep": ["/etc"]}, r"assets\[0\]\.keep .* is absolute"),
+    ],
+)
+def test_bad_destroy_settings_name_the_key(
+    tmp_path: Path, asset: dict[str, object], named: str
+) -> None:
+    with pytest.raises(ManifestError, match=named):
+        parse_manifest(tmp_path, {"assets": [asset]})
