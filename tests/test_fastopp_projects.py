@@ -209,8 +209,8 @@ def test_init_names_a_project_without_pyproject(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def _user_files(project: Path) -> dict[str, bytes]:
-    return {name: (project / name).read_bytes() for name in FASTOPP_USER_FILES}
+def _user_files(project: Path, names: list[str]) -> dict[str, bytes]:
+    return {name: (project / name).read_bytes() for name in names}
 
 
 def test_users_uploads_secrets_caches_and_the_database_are_never_touched_or_shown(
@@ -218,7 +218,8 @@ def test_users_uploads_secrets_caches_and_the_database_are_never_touched_or_show
 ) -> None:
     project = make_fastopp_main(tmp_path / "fastopp")
     write_tree(project, FASTOPP_USER_FILES)
-    expected = _user_files(project)
+    user = list(FASTOPP_USER_FILES)
+    expected = _user_files(project, user)
     secret = {*FASTOPP_USER_FILES, "uploads/photos", "notes.txt", "_site", "__pycache__", ".env"}
     outputs: list[str] = []
 
@@ -226,7 +227,7 @@ def test_users_uploads_secrets_caches_and_the_database_are_never_touched_or_show
         result = run_cli(project, *arguments)
         assert result.returncode == code, (arguments, result.stdout, result.stderr)
         outputs.append(result.stdout + result.stderr)
-        assert _user_files(project) == expected, f"{arguments} changed the user's files"
+        assert _user_files(project, user) == expected, f"{arguments} changed the user's files"
 
     run("init")
     run("diff")  # in sync: the uploads and caches are no drift
@@ -243,6 +244,11 @@ def test_users_uploads_secrets_caches_and_the_database_are_never_touched_or_show
     run("restore", "--dry-run")
     run("restore")
     run("diff")
+    # Made since the restore, in a folder that it created and its undo removes.
+    made = {"scripts/demo/__pycache__/seed.cpython-311.pyc": b"\x00", "scripts/demo/.env": "A=1"}
+    write_tree(project, made)
+    user += made
+    expected = _user_files(project, user)
     run("undo")  # the restore: destroyed again
     assert not (project / "routes/api.py").exists()
     run("undo")  # the undo: restored again

@@ -29,6 +29,7 @@ from oppdemo.assets.plan import (
     refuse_linked_folders,
     removal,
     spare,
+    spare_ignored,
 )
 from oppdemo.assets.scan import Tree, scan_tree
 from oppdemo.errors import PlanError
@@ -195,7 +196,8 @@ def undo(
             for asset, working, saved in _scan_assets(manifest)
             for path in _stale(working, asset.path) + _stale(saved, manifest.saved_path(asset))
         ]
-        return Plan("undo", reverse_operations(store, target), tuple(stale), target.id)
+        operations = spare_ignored(manifest, reverse_operations(store, target))
+        return Plan("undo", operations, tuple(stale), target.id)
 
     if not store.folder.is_dir():
         # Said before the lock, which would make the folder: a refused undo changes nothing.

@@ -6,11 +6,14 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from oppdemo.assets.compare import under_any
 from oppdemo.assets.scan import Kind, Tree
 from oppdemo.errors import PlanError
+
+if TYPE_CHECKING:
+    from oppdemo.assets.manifest import Manifest
 
 Action = Literal["remove", "rmdir", "mkdir", "write"]
 _PHASES: dict[str, int] = {"remove": 0, "rmdir": 1, "mkdir": 2, "write": 3}
@@ -213,3 +216,43 @@ def check_access(root: Path, plan: Plan) -> None:
                 f"{folder or 'the project folder'} and rerun."
             )
         writable.add(parent)
+
+
+def spare_ignored(manifest: Manifest, operations: tuple[Operation, ...]) -> tuple[Operation, ...]:
+    """`operations` without those that would remove or overwrite what the manifest's rules
+    hide (the user's files: an `undo` finds caches and uploads made since in folders it is to
+    remove), nor the folders that hold them."""
+    hidden = [
+        operation.path
+        for operation in operations
+        if (operation.action in ("remove", "rmdir") or operation.existed)
+        and _hidden(manifest, operation.path, operation.kind == "dir")
+    ]
+    if not hidden:
+        return operations
+    above = {folder for path in hidden for folder in _folders_above(path) if folder}
+    return tuple(
+        operation
+        for operation in operations
+        if operation.path not in hidden
+        and not under_any(operation.path, hidden)
+        and not (operation.action == "rmdir" and operation.path in above)
+    )
+
+
+def _hidden(manifest: Manifest, path: str, is_dir: bool) -> bool:
+    """Whether the rules of the asset that `path` (working or saved) belongs to hide it or a
+    folder above it."""
+    for asset in manifest.assets:
+        for base in (asset.path, manifest.saved_path(asset)):
+            if path != base and not path.startswith(f"{base}/"):
+                continue
+            rules = manifest.rules_for(asset)
+            key = path[len(base) + 1 :]
+            parts = key.split("/") if key else []
+            for depth in range(1, len(parts) + 1):
+                folder = depth < len(parts) or is_dir
+                if rules.matches(parts[depth - 1], "/".join(parts[:depth]), folder):
+                    return True
+            return False
+    return False
