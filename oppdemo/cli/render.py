@@ -75,8 +75,15 @@ def discovery(console: Console, result: InitOutcome, dry_run: bool) -> None:
     found = result.discovery
     for asset in found.assets:
         base = f"  base {escape(asset.base)}" if asset.base else ""
+        if asset.on_destroy == "keep":
+            base += "  destroy keep"
+        if asset.keep:
+            base += f"  keep {escape(', '.join(asset.keep))}"
         saved = escape(f"{found.snapshot}/{asset.saved}")
         console.print(f"asset {escape(asset.path)}  saved {saved}{base}")
+    for folder in found.data:
+        demo = escape(", ".join(folder.demo))
+        console.print(f"data  {escape(folder.path)}  (users' files; demo content: {demo})")
     for item in found.skipped:
         console.print(f"[dim]skip[/]  {escape(item.path)}: {escape(item.reason)}")
     if found.storage:
