@@ -220,6 +220,24 @@ def bench_precommit_diff(base: Path, repeats: int) -> list[bool]:
     return [report("pre-commit: diff piped, 90 files in sync", ours, typer, "import typer", 1.3)]
 
 
+def bench_ignored_folders(base: Path, repeats: int, files: int) -> list[bool]:
+    """`diff` on the pre-commit checkout with FastOpp's .gitignore and a `node_modules/` of
+    `files` files inside an asset, against the same checkout without either: an ignored folder
+    is never looked into, so it must cost next to nothing; the .gitignore costs pathspec's
+    import and one match per entry."""
+    plain = base / "fastopp-like"
+    ignoring = base / "fastopp-like-ignoring"
+    shutil.copytree(plain, ignoring, symlinks=True)
+    gitignore = ROOT / "tests" / "fixtures" / "fastopp.gitignore"
+    shutil.copy(gitignore, ignoring / ".gitignore")
+    make_tree(ignoring / "templates" / "node_modules", files, 64)
+    assert oppdemo(ignoring, "diff") == 0
+    ours = median_time(lambda: oppdemo(ignoring, "diff"), repeats * 4)
+    theirs = median_time(lambda: oppdemo(plain, "diff"), repeats * 4)
+    name = f"diff with .gitignore, {files} files ignored"
+    return [report(name, ours, theirs, "neither", 1.5)]
+
+
 def bench_no_boto3(base: Path) -> list[bool]:
     project, _ = project_with(base / "imports", 20, 1000)
     leaked = []
@@ -275,6 +293,7 @@ def main() -> int:
         base = Path(folder)
         results += bench_startup(repeats)
         results += bench_precommit_diff(base, repeats)
+        results += bench_ignored_folders(base, repeats, 2_000 if options.quick else 20_000)
         results += bench_no_boto3(base)
         results += bench_diff_many_files(base, repeats, 2_000 if options.quick else 10_000)
         if not options.quick:
