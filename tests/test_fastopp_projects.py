@@ -333,3 +333,25 @@ def test_destroy_after_init_does_what_fastopps_own_destroy_does(tmp_path: Path) 
     assert (ours / "blog/_config.yml").is_file() and (ours / "dependencies/auth.py").is_file()
     assert (ours / "services/billing.py").is_file()
     assert sorted(path.name for path in (ours / "dependencies").iterdir()) == ["auth.py"]
+
+
+def test_save_takes_out_of_the_snapshot_what_an_older_save_copied_there(tmp_path: Path) -> None:
+    project = make_fastopp_main(tmp_path / "fastopp")
+    # What the older oppdemo saved: users' photos, a secret, a cache (the issue's report).
+    leftovers = {
+        "demo_assets/static/uploads/photos/0b9f.jpg": b"\xff\xd8 a user's photo",
+        "demo_assets/dependencies/.env.local": "SECRET_KEY=x\n",
+        "demo_assets/scripts/__pycache__/seed.cpython-311.pyc": b"\x00",
+    }
+    write_tree(project, leftovers)
+    assert run_cli(project, "init").returncode == 0
+    assert run_cli(project, "diff").returncode == 0, "no drift: they are no demo code"
+    saved = run_cli(project, "save")
+    assert saved.returncode == 0, saved.stderr
+    assert "remove demo_assets/static/uploads/photos/0b9f.jpg" in saved.stdout
+    assert "remove folder demo_assets/scripts/__pycache__/" in saved.stdout
+    assert not any((project / name).exists() for name in leftovers)
+    assert not (project / "demo_assets/static/uploads/photos").exists()
+    assert (project / "demo_assets/static/uploads/.gitkeep").is_file()
+    assert run_cli(project, "undo").returncode == 0, "backed up like any removal"
+    assert all((project / name).exists() for name in leftovers)

@@ -26,6 +26,7 @@ from oppdemo.assets.plan import (
     mirror,
     missing_folders,
     ordered,
+    purge_ignored,
     refuse_linked_folders,
     removal,
     spare,
@@ -129,6 +130,7 @@ def _mirror_assets(manifest: Manifest, command: str) -> Plan:
                 "or check [tool.oppdemo].assets."
             )
         if command == "save":
+            operations += purge_ignored(saved, saved_path)
             operations += _mirror(manifest, working, asset.path, saved, saved_path)
         else:
             operations += _mirror(manifest, saved, saved_path, working, asset.path)

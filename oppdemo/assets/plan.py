@@ -9,7 +9,8 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
 from oppdemo.assets.compare import under_any
-from oppdemo.assets.scan import Kind, Tree
+from oppdemo.assets.ignore import NO_IGNORES
+from oppdemo.assets.scan import Kind, Tree, scan_tree
 from oppdemo.errors import PlanError
 
 if TYPE_CHECKING:
@@ -145,6 +146,17 @@ def removal(tree: Tree, base: str, keep: tuple[str, ...] = ()) -> list[Operation
             continue
         action: Action = "rmdir" if entry.kind == "dir" else "remove"
         operations.append(Operation(action, join(base, key), entry.kind, mode=entry.mode))
+    return operations
+
+
+def purge_ignored(saved: Tree, base: str) -> list[Operation]:
+    """Operations that remove from a saved copy what the rules hide (caches, secrets, users'
+    uploads that an older save copied there): the snapshot holds demo code only. The tree
+    forgets them, so that a mirror onto it may remove the folders that held them."""
+    operations: list[Operation] = []
+    for key in saved.ignored:
+        operations += removal(scan_tree(saved.root / key, NO_IGNORES), join(base, key))
+    saved.ignored.clear()
     return operations
 
 
