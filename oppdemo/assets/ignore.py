@@ -103,13 +103,18 @@ class DataFolder:
 
 class _GitIgnoreFile:
     """One .gitignore file, its patterns translated by pathspec (git's own semantics) and
-    joined into one regular expression, so that each path costs one match."""
+    joined into two regular expressions, so that each path costs at most two matches: one
+    for the patterns without a '/' (git matches them against the name at any depth), tried
+    on the name alone, where they need no backtracking; one for the others, on the path."""
+
+    _ANY_DEPTH = "^(?:.+/)?"
 
     def __init__(self, lines: list[str]) -> None:
         from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 
-        alternatives: list[str] = []
-        self.include: dict[str, bool] = {}
+        by_name: list[str] = []
+        by_path: list[str] = []
+        self.include: dict[str, tuple[int, bool]] = {}
         for index, line in enumerate(lines):
             regex, include = GitIgnoreSpecPattern.pattern_to_regex(line)
             if regex is None or include is None:
@@ -120,20 +125,33 @@ class _GitIgnoreFile:
                 # pathspec's form of a folder, 'dir/', would otherwise match.
                 regex += "(?=.)"
             name = f"p{index}"
-            self.include[name] = include
-            alternatives.append(f"(?P<{name}>{regex})")
+            self.include[name] = (index, include)
+            body = line.strip().removeprefix("!").removesuffix("/")
+            if "/" not in body and regex.startswith(self._ANY_DEPTH):
+                by_name.append(f"(?P<{name}>^{regex[len(self._ANY_DEPTH) :]})")
+            else:
+                by_path.append(f"(?P<{name}>{regex})")
         # The last pattern that matches decides, as in git: tried last first, the first
         # alternative that matches is that one.
-        self.regex = re.compile("|".join(reversed(alternatives))) if alternatives else None
+        self.by_name = re.compile("|".join(reversed(by_name))) if by_name else None
+        self.by_path = re.compile("|".join(reversed(by_path))) if by_path else None
 
     def decides(self, path: str) -> bool | None:
-        """True (ignored), False (re-included by a '!' pattern) or None (no pattern matches)."""
-        if self.regex is None:
-            return None
-        match = self.regex.match(path)
-        if match is None or match.lastgroup is None:
-            return None
-        return self.include[match.lastgroup]
+        """True (ignored), False (re-included by a '!' pattern) or None (no pattern matches)
+        for `path`, relative to the file's folder and ending in '/' for a folder."""
+        found: tuple[int, bool] | None = None
+        if self.by_name is not None:
+            name = path[path.rstrip("/").rfind("/") + 1 :]
+            match = self.by_name.match(name)
+            if match is not None and match.lastgroup is not None:
+                found = self.include[match.lastgroup]
+        if self.by_path is not None:
+            match = self.by_path.match(path)
+            if match is not None and match.lastgroup is not None:
+                other = self.include[match.lastgroup]
+                if found is None or other[0] > found[0]:
+                    found = other
+        return None if found is None else found[1]
 
 
 class GitIgnores:
