@@ -110,3 +110,11 @@ def test_demo_entries_win_over_gitignore_but_not_over_the_built_in_ignores(
 )
 def test_the_usual_caches_are_built_in(cache: str) -> None:
     assert ignore_rules().matches(cache, f"a/{cache}", True)
+
+
+def test_lines_git_cannot_use_match_nothing_and_spoil_nothing(tmp_path: Path) -> None:
+    write_tree(tmp_path, {".gitignore": "!\n\\\n[z-a]\nx[\n*.log\n", "a/.gitignore": b"\xff\n"})
+    gitignores = GitIgnores(tmp_path)
+    assert gitignores.ignored("a/run.log", False)
+    assert not gitignores.ignored("a/z", False)
+    assert gitignores.ignored("a/\udcff", False), "a name that is not UTF-8, byte for byte"

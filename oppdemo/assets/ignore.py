@@ -116,10 +116,16 @@ class _GitIgnoreFile:
         by_path: list[str] = []
         self.include: dict[str, tuple[int, bool]] = {}
         for index, line in enumerate(lines):
-            regex, include = GitIgnoreSpecPattern.pattern_to_regex(line)
-            if regex is None or include is None:
+            try:
+                regex, include = GitIgnoreSpecPattern.pattern_to_regex(line)
+                if regex is None or include is None:
+                    continue
+                regex = regex.replace("(?P<ps_d>", "(?:")
+                re.compile(regex)
+            except (ValueError, re.error):
+                # A line git cannot use either ('!' alone, a range such as [z-a]) matches
+                # nothing, as in git.
                 continue
-            regex = regex.replace("(?P<ps_d>", "(?:")
             if line.rstrip().endswith("/**"):
                 # `dir/**` matches what is inside `dir`, never `dir` itself (git's rule), which
                 # pathspec's form of a folder, 'dir/', would otherwise match.
