@@ -355,3 +355,15 @@ def test_save_takes_out_of_the_snapshot_what_an_older_save_copied_there(tmp_path
     assert (project / "demo_assets/static/uploads/.gitkeep").is_file()
     assert run_cli(project, "undo").returncode == 0, "backed up like any removal"
     assert all((project / name).exists() for name in leftovers)
+
+
+def test_destroy_is_not_stopped_by_unsaved_work_that_it_leaves_in_place(tmp_path: Path) -> None:
+    project = make_fastopp_current(tmp_path / "fastopp")  # blog/ has 7 unsaved changes
+    assert run_cli(project, "init").returncode == 0
+    (project / "dependencies/auth.py").write_text("def current_user(): ...  # mine\n")
+    blog = capture(project / "blog")
+    destroyed = run_cli(project, "destroy", "--yes", "--no-hooks")
+    assert destroyed.returncode == 0, destroyed.stderr
+    assert capture(project / "blog") == blog
+    assert (project / "dependencies/auth.py").read_text().endswith("# mine\n")
+    assert not (project / "dependencies/__init__.py").exists()

@@ -427,11 +427,8 @@ def _refuse_unsaved_work(manifest: Manifest) -> None:
     # Only work that exists in the working tree can be lost; files already gone from it are not.
     report = _drift(manifest)
     # What destroy leaves in place (an asset it keeps, an entry it spares) cannot be lost.
-    spared = [
-        asset.path if asset.on_destroy == "keep" else join(asset.path, key)
-        for asset in manifest.assets
-        for key in (asset.keep if asset.on_destroy != "keep" else ("",))
-    ]
+    spared = [asset.path for asset in manifest.assets if asset.on_destroy == "keep"]
+    spared += [join(asset.path, key) for asset in manifest.assets for key in asset.keep]
     unsaved = [
         path
         for asset in report.assets
