@@ -41,6 +41,8 @@ _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 _CHANGING = {"POST", "DELETE", "PUT", "PATCH"}
 # Routes whose body can be large: the operator check runs before the body is read.
 _LARGE_BODIES = {"/upload"}
+# Health probes answer whatever the Host: they say nothing a rebinding page could use.
+PROBES = {"/healthz", "/readyz"}
 
 
 def is_loopback(address: str | None) -> bool:
@@ -201,13 +203,20 @@ def cross_site(scope: Scope) -> bool:
     return False
 
 
-def host_allowed(scope: Scope, allowed: tuple[str, ...]) -> bool:
-    """Bound to loopback: only the loopback names (no DNS rebinding); else ALLOWED_HOSTS."""
+def host_allowed(scope: Scope, allowed: tuple[str, ...], bind_host: str | None = None) -> bool:
+    """`ALLOWED_HOSTS` wherever the connection arrives (a proxy on this machine connects on
+    loopback); unset, a server on loopback answers only the loopback names (no DNS
+    rebinding), any other server every name. Probes are exempt: load balancers address
+    them by IP."""
+    if scope.get("path") in PROBES:
+        return True
     name = _host_name(Headers(scope=scope).get("host", "").lower())
+    if allowed:
+        return name in allowed
     server = scope.get("server") or (None, None)
-    if is_loopback(server[0]):
+    if is_loopback(server[0]) or is_loopback(bind_host):
         return name in _LOOPBACK_NAMES
-    return not allowed or name in allowed
+    return True
 
 
 def _host_name(host: str) -> str:
@@ -253,11 +262,18 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if not host_allowed(scope, self.settings.allowed_hosts):
+        if not host_allowed(scope, self.settings.allowed_hosts, self.settings.bind_host):
             await self._refuse(send, 400, "this Host is not served here (see ALLOWED_HOSTS)")
             return
         if scope["method"] in _CHANGING and cross_site(scope):
-            await self._refuse(send, 403, "a change from another site is refused (CSRF)")
+            # Behind a proxy that sends no Host or X-Forwarded-Proto, every browser lands here:
+            # say which origin the app sees, so the operator can tell.
+            reason = (
+                "a change from another site is refused (CSRF): this server sees itself as "
+                f"{own_origin(scope)}; behind a proxy, have it send Host and X-Forwarded-Proto "
+                "and start serve with --proxy-headers"
+            )
+            await self._refuse(send, 403, reason)
             return
         if scope["method"] == "POST" and scope["path"] in _LARGE_BODIES:
             cookies = cookie_parser(Headers(scope=scope).get("cookie", ""))
