@@ -197,18 +197,23 @@ def test_two_instances_behind_one_upstream_act_as_one(
         assert "GET /admin" in log.read_text(), "both instances answered"
 
 
-def test_the_access_log_shows_the_client_the_proxy_reports(
-    nginx: Callable[..., Nginx], served: Served
-) -> None:
-    upstream = served.start("--proxy-headers", env={"ALLOWED_HOSTS": "demo.example"})
-    site = nginx(STANDARD, [upstream])
-    # A client on another address than the proxy's (Linux answers all of 127.0.0.0/8).
+def _second_loopback() -> httpx.HTTPTransport:
+    """A transport whose connections come from 127.0.0.2: a client on another address than
+    the proxy's (Linux answers all of 127.0.0.0/8); skipped where there is none."""
     try:
         with socket.socket() as probe:
             probe.bind(("127.0.0.2", 0))
     except OSError:
         pytest.skip("needs a second loopback address (127.0.0.2), which only Linux has")
-    transport = httpx.HTTPTransport(local_address="127.0.0.2", verify=False)
+    return httpx.HTTPTransport(local_address="127.0.0.2", verify=False)
+
+
+def test_the_access_log_shows_the_client_the_proxy_reports(
+    nginx: Callable[..., Nginx], served: Served
+) -> None:
+    upstream = served.start("--proxy-headers", env={"ALLOWED_HOSTS": "demo.example"})
+    site = nginx(STANDARD, [upstream])
+    transport = _second_loopback()
     with _client(site, transport=transport) as client:
         assert client.get("/healthz").status_code == 200
         wrong = client.post("/signin", data={"password": "wrong"}, headers=_page_origin(site))
@@ -218,3 +223,54 @@ def test_the_access_log_shows_the_client_the_proxy_reports(
     assert any('127.0.0.2 - "GET /healthz HTTP/1.0" 200' in line for line in lines), lines
     assert not any("127.0.0.2:0" in line for line in lines)
     assert PASSWORD not in "\n".join(lines) and "password=wrong" not in "\n".join(lines)
+
+
+def test_the_operator_signs_in_from_chromium_through_the_standard_site(
+    nginx: Callable[..., Nginx], served: Served, chromium: Any, tmp_path: Path
+) -> None:
+    # Chromium reaches the site as localhost (the certificate names it): no DNS to change.
+    upstream = served.start("--proxy-headers", env={"ALLOWED_HOSTS": "demo.example,localhost"})
+    site = nginx(STANDARD, [upstream])
+    origin = f"https://localhost:{site.port}"
+    photo = tmp_path / "holiday.jpg"
+    photo.write_bytes(image("JPEG"))
+    context = chromium.new_context(ignore_https_errors=True)
+    problems: list[str] = []
+    page = context.new_page()
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("response", lambda answer: answer.status >= 400 and problems.append(answer.url))
+    try:
+        page.goto(f"{origin}/")
+        assert page.locator("#viewer").count() == 1, "a visitor only views"
+        page.goto(f"{origin}/signin")
+        page.fill("input[name=password]", PASSWORD)
+        with page.expect_navigation():
+            page.click("button[type=submit]")
+        cookie = next(c for c in context.cookies() if c["name"] == "oppdemo_session")
+        assert cookie["secure"] and cookie["httpOnly"]
+        page.set_input_files("input[type=file]", str(photo))
+        with page.expect_navigation():
+            page.click("form.upload button[type=submit]")
+        assert "Saved: holiday.jpg" in page.locator("#saved").inner_text()
+        page.click("button.delete")
+        page.wait_for_selector("figure img[alt^='uploads/']", state="detached", timeout=10_000)
+        assert problems == [], "no console error, no failed request (the favicon is there)"
+        page.goto(f"{origin}/no/such/page")
+        assert page.locator("#not-found").count() == 1, "a browser gets the HTML 404 page"
+    finally:
+        context.close()
+
+
+def test_wrong_tries_of_one_client_never_refuse_another_behind_the_proxy(
+    nginx: Callable[..., Nginx], served: Served
+) -> None:
+    upstream = served.start("--proxy-headers", env={"ALLOWED_HOSTS": "demo.example"})
+    site = nginx(STANDARD, [upstream])
+    with _client(site, transport=_second_loopback()) as guesser:
+        answers = [
+            guesser.post("/signin", data={"password": f"guess-{n}"}, headers=_page_origin(site))
+            for n in range(6)
+        ]
+    assert answers[-1].status_code == 429, [answer.status_code for answer in answers]
+    with _client(site) as operator:
+        assert _sign_in(operator, site).status_code == 303
