@@ -274,3 +274,21 @@ def test_wrong_tries_of_one_client_never_refuse_another_behind_the_proxy(
     assert answers[-1].status_code == 429, [answer.status_code for answer in answers]
     with _client(site) as operator:
         assert _sign_in(operator, site).status_code == 303
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_forwarding_headers_count_only_from_the_proxies_named(
+    nginx: Callable[..., Nginx], served: Served, how: str
+) -> None:
+    # nginx connects from 127.0.0.1, which is not the proxy named: its X-Forwarded-Proto is
+    # ignored, the app sees plain HTTP, and a browser's sign-in is refused, naming it.
+    env = {"ALLOWED_HOSTS": "demo.example"}
+    if how == "option":
+        upstream = served.start("--proxy-headers", "--forwarded-allow-ips", "10.0.0.1", env=env)
+    else:
+        upstream = served.start("--proxy-headers", env={**env, "FORWARDED_ALLOW_IPS": "10.0.0.1"})
+    site = nginx(STANDARD, [upstream])
+    with _client(site) as client:
+        refused = _sign_in(client, site)
+    assert refused.status_code == 403
+    assert f"http://demo.example:{site.port}" in refused.json()["error"]
