@@ -203,18 +203,17 @@ def cross_site(scope: Scope) -> bool:
     return False
 
 
-def host_allowed(scope: Scope, allowed: tuple[str, ...], bind_host: str | None = None) -> bool:
+def host_allowed(scope: Scope, allowed: tuple[str, ...]) -> bool:
     """`ALLOWED_HOSTS` wherever the connection arrives (a proxy on this machine connects on
-    loopback); unset, a server on loopback answers only the loopback names (no DNS
-    rebinding), any other server every name. Probes are exempt: load balancers address
-    them by IP."""
+    loopback); unset, a connection on loopback may name only loopback (no DNS rebinding),
+    any other every name. Probes are exempt: load balancers address them by IP."""
     if scope.get("path") in PROBES:
         return True
     name = _host_name(Headers(scope=scope).get("host", "").lower())
     if allowed:
         return name in allowed
     server = scope.get("server") or (None, None)
-    if is_loopback(server[0]) or is_loopback(bind_host):
+    if is_loopback(server[0]):
         return name in _LOOPBACK_NAMES
     return True
 
@@ -262,7 +261,7 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if not host_allowed(scope, self.settings.allowed_hosts, self.settings.bind_host):
+        if not host_allowed(scope, self.settings.allowed_hosts):
             await self._refuse(send, 400, "this Host is not served here (see ALLOWED_HOSTS)")
             return
         if scope["method"] in _CHANGING and cross_site(scope):

@@ -82,7 +82,7 @@ def serve(
     if open_access:
         os.environ["DEMO_OPEN"] = "1"  # read by every worker's app
     # Loopback trust only when listening on loopback alone (read by every worker's app).
-    os.environ["DEMO_BIND_HOST"] = f"unix:{uds}" if uds else host
+    os.environ["DEMO_BIND_HOST"] = host
     if workers > 1 and not os.environ.get("DEMO_SECRET_KEY"):
         import secrets
 
