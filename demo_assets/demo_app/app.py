@@ -1,7 +1,10 @@
 """The upload demo's routes: a page, an upload form, a JSON API, sign-in and an admin page;
 every file through the storage.
 
-    uvicorn demo_app.app:create_app --factory --host 0.0.0.0 --port $PORT --proxy-headers
+    uvicorn demo_app.app:create_app --factory --host 0.0.0.0 --port $PORT --proxy-headers \
+        --forwarded-allow-ips "$PROXY_ADDRESSES"   # the platform's proxies, not 127.0.0.1
+
+Behind nginx: docs/demo/deploying.md.
 """
 
 from __future__ import annotations
