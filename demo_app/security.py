@@ -14,6 +14,7 @@ import hmac
 import html
 import ipaddress
 import json
+import logging
 import re
 import time
 from collections import deque
@@ -218,6 +219,27 @@ def host_allowed(scope: Scope, allowed: tuple[str, ...]) -> bool:
     return True
 
 
+def warn_if_proxy_ignored(scope: Scope) -> None:
+    """Once per process, when a request names its client in X-Forwarded-For but the app sees
+    another (the proxy's own address): serve without --proxy-headers, or a proxy that
+    --forwarded-allow-ips does not name. Every visitor then counts as the proxy."""
+    forwarded = Headers(scope=scope).get("x-forwarded-for")
+    client = (scope.get("client") or ("",))[0]
+    if _PROXY_WARNED or not forwarded or not client or client in forwarded:
+        return
+    _PROXY_WARNED.append(True)
+    # uvicorn's own logger: the line appears, formatted, wherever serve's output goes.
+    logging.getLogger("uvicorn.error").warning(
+        "Requests come through a proxy (X-Forwarded-For), but their client is taken as the "
+        "proxy's address %s: start serve with --proxy-headers, and name the proxy in "
+        "--forwarded-allow-ips (FORWARDED_ALLOW_IPS), or every visitor counts as one.",
+        client,
+    )
+
+
+_PROXY_WARNED: list[bool] = []
+
+
 def _host_name(host: str) -> str:
     """The Host header without its port: `[::1]:8000` is `[::1]`, `a.example:80` is
     `a.example`; anything else (user info, junk after a bracket) is no name at all."""
@@ -261,6 +283,7 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        warn_if_proxy_ignored(scope)
         if not host_allowed(scope, self.settings.allowed_hosts):
             await self._refuse(send, 400, "this Host is not served here (see ALLOWED_HOSTS)")
             return

@@ -222,6 +222,7 @@ def test_the_access_log_shows_the_client_the_proxy_reports(
     lines = served.logs[0].read_text().splitlines()
     assert any('127.0.0.2 - "GET /healthz HTTP/1.0" 200' in line for line in lines), lines
     assert not any("127.0.0.2:0" in line for line in lines)
+    assert not any("--proxy-headers" in line for line in lines), "no warning: it is given"
     assert PASSWORD not in "\n".join(lines) and "password=wrong" not in "\n".join(lines)
 
 
@@ -292,3 +293,17 @@ def test_forwarding_headers_count_only_from_the_proxies_named(
         refused = _sign_in(client, site)
     assert refused.status_code == 403
     assert f"http://demo.example:{site.port}" in refused.json()["error"]
+
+
+def test_serve_warns_when_the_proxys_headers_are_ignored(
+    nginx: Callable[..., Nginx], served: Served
+) -> None:
+    upstream = served.start(env={"ALLOWED_HOSTS": "demo.example"})  # no --proxy-headers
+    site = nginx(STANDARD, [upstream])
+    with _client(site, transport=_second_loopback()) as client:
+        for _ in range(2):
+            assert client.get("/").status_code == 200
+    time.sleep(0.5)  # the log line is written after the answer is sent
+    warnings = [line for line in served.logs[0].read_text().splitlines() if "WARNING" in line]
+    assert len(warnings) == 1, warnings
+    assert "--proxy-headers" in warnings[0] and "127.0.0.1" in warnings[0]
