@@ -307,3 +307,20 @@ def test_serve_warns_when_the_proxys_headers_are_ignored(
     warnings = [line for line in served.logs[0].read_text().splitlines() if "WARNING" in line]
     assert len(warnings) == 1, warnings
     assert "--proxy-headers" in warnings[0] and "127.0.0.1" in warnings[0]
+
+
+def test_after_sign_out_the_old_cookie_is_refused_by_every_instance(
+    nginx: Callable[..., Nginx], served: Served
+) -> None:
+    env = {"ALLOWED_HOSTS": "demo.example"}
+    upstreams = [served.start("--proxy-headers", env=env) for _ in range(2)]
+    site = nginx(STANDARD, upstreams)
+    with _client(site) as client:
+        assert _sign_in(client, site).status_code == 303
+        old = client.cookies["oppdemo_session"]
+        assert client.post("/signout", headers=_page_origin(site)).status_code == 303
+    with _client(site, cookies={"oppdemo_session": old}) as replay:
+        # Round robin: one request to each instance.
+        for _ in range(2):
+            assert replay.get("/admin").status_code in (303, 401, 403)
+            assert _upload(replay, **_page_origin(site)).status_code == 401
