@@ -34,12 +34,13 @@ from servers import free_port, start_moto, start_nginx, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS, PHOTOS, SIZE = 20, 200, 200 * 1024
+# The operator, as an API client signs in: nobody is trusted by address.
+PASSWORD = "bench-operator-password"
+OPERATOR = {"Authorization": f"Bearer {PASSWORD}"}
 # The proxied path: fewer, larger photos (a phone's, resized), fewer clients (two cores).
 PROXY_CLIENTS, PROXY_PHOTOS, PROXY_SIZE = 4, 40, 2 * 1024 * 1024
 PROXY_TARGET = 1.2
 PROXY_ROUNDS = 4
-PASSWORD = "bench-password"
-BEARER = {"Authorization": f"Bearer {PASSWORD}"}
 
 
 def start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -99,7 +100,7 @@ def load(
         to_app[index] += len(body)
         answer = pool.request(
             "POST", f"{origin}/upload", body=body,
-            headers={"Accept": "application/json", "Content-Type": content_type, **BEARER},
+            headers={"Accept": "application/json", "Content-Type": content_type, **OPERATOR},
         )  # fmt: skip
         assert answer.status == 200, answer.data[:200]
         saved = answer.json()["saved"]
@@ -112,7 +113,7 @@ def load(
         answer = pool.request(
             "POST", f"{origin}{path}", body=body,
             headers={"Accept": "application/json", "Content-Type": "application/json",
-                     **BEARER},
+                     **OPERATOR},
         )  # fmt: skip
         assert answer.status == 200, answer.data[:200]
         return answer.json()  # type: ignore[no-any-return]
