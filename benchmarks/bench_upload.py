@@ -37,10 +37,6 @@ CLIENTS, PHOTOS, SIZE = 20, 200, 200 * 1024
 # The operator, as an API client signs in: nobody is trusted by address.
 PASSWORD = "bench-operator-password"
 OPERATOR = {"Authorization": f"Bearer {PASSWORD}"}
-# The proxied path: fewer, larger photos (a phone's, resized), fewer clients (two cores).
-PROXY_CLIENTS, PROXY_PHOTOS, PROXY_SIZE = 4, 40, 2 * 1024 * 1024
-PROXY_TARGET = 1.2
-PROXY_ROUNDS = 4
 
 
 def start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -144,6 +140,12 @@ def load(
         served = pool.request("GET", url if url.startswith("http") else f"{origin}{url}")
         intact += served.status == 200 and served.data == body
     return wall, [elapsed for elapsed, _ in results], intact, sum(to_app)
+
+
+# The proxied path: fewer, larger photos (a phone's, resized), fewer clients (two cores).
+PROXY_CLIENTS, PROXY_PHOTOS, PROXY_SIZE = 4, 40, 2 * 1024 * 1024
+PROXY_TARGET = 1.2
+PROXY_ROUNDS = 4
 
 
 def through_nginx() -> bool:
