@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from demo_app import DemoSettings, create_app
+from demo_app.settings import read_settings
 from services.storage import FilesystemStorage, StorageInterface
 
 from .conftest import free_port, make_bucket_public, make_s3_storage
@@ -294,3 +295,16 @@ def test_the_pages_have_a_favicon(client: TestClient) -> None:
     for url in ("/demo-static/favicon.svg", "/favicon.ico"):
         icon = client.get(url)
         assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg")
+
+
+def test_a_phones_full_size_photo_is_signed_with_the_default_limit(
+    s3_env: dict[str, str],
+) -> None:
+    # A phone's full-size JPEG (24 MP, say) is 12 MB or so: the default limit takes it on
+    # the direct path, where the bucket, not the app, receives it.
+    make_bucket_public(s3_env)
+    defaults = read_settings({"DEMO_PASSWORD": PASSWORD})
+    with TestClient(create_app(make_s3_storage(s3_env), defaults), headers=OPERATOR) as client:
+        ticket = {"name": "phone.jpg", "size": 12 * 1024 * 1024, "type": "image/jpeg"}
+        answer = client.post("/api/uploads", json=ticket, headers={"Accept": "application/json"})
+    assert answer.status_code == 200, answer.text

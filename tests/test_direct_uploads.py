@@ -12,11 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from demo_app import create_app
-from demo_app.settings import read_settings
 from services.storage import FilesystemStorage, StorageInterface
 
 from .conftest import make_bucket_public, make_s3_storage
-from .test_demo_app import OPERATOR, PASSWORD, image, settings
+from .test_demo_app import OPERATOR, image, settings
 
 JSON = {"Accept": "application/json", **OPERATOR}
 
@@ -92,15 +91,6 @@ def test_sign_refuses_what_an_upload_would_refuse(
 ) -> None:
     answer = _sign(client, size, kind)
     assert answer.status_code == 422 and reason in answer.json()["error"]
-
-
-def test_a_phones_full_size_photo_is_signed_with_the_default_limit(
-    bucket_storage: StorageInterface,
-) -> None:
-    # A 48 MP phone's JPEG is 12 MB or so: the default limit takes it on the direct path.
-    defaults = read_settings({"DEMO_PASSWORD": PASSWORD})
-    with TestClient(create_app(bucket_storage, defaults), headers=JSON) as client:
-        assert _sign(client, 12 * 1024 * 1024).status_code == 200
 
 
 def test_signing_needs_an_operator_and_the_page_origin(bucket_storage: StorageInterface) -> None:
