@@ -5,9 +5,11 @@ body size), one instance or two behind one upstream, on a port or a unix socket.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,12 +43,17 @@ class Served:
         self.project = make_demo_project(tmp_path)
         self.processes: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
+        self.folders: list[str] = []
 
     def start(self, *options: str, env: dict[str, str] | None = None, uds: bool = False) -> str:
         index = len(self.processes)
         log = self.project.parent / f"serve-{index}.log"
         if uds:
-            path = self.project.parent / f"serve-{index}.sock"
+            # A socket's path must be short (104 bytes on macOS): not under a deep tmp_path.
+            short = "/tmp" if Path("/tmp").is_dir() else None
+            folder = tempfile.mkdtemp(prefix="oppdemo-", dir=short)
+            self.folders.append(folder)
+            path = Path(folder) / f"serve-{index}.sock"
             where, address = ["--uds", str(path)], f"unix:{path}"
         else:
             port = free_port()
@@ -78,6 +85,8 @@ class Served:
         for process in self.processes:
             process.terminate()
             process.wait(timeout=10)
+        for folder in self.folders:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
