@@ -33,8 +33,8 @@ def serve(
         bool,
         typer.Option(
             "--proxy-headers",
-            help="Behind a proxy: take the client, scheme (X-Forwarded-For, X-Forwarded-Proto) "
-            "from the proxies of --forwarded-allow-ips.",
+            help="Behind a proxy: the client's address and the scheme from X-Forwarded-For and "
+            "X-Forwarded-Proto, when the proxies of --forwarded-allow-ips send them.",
         ),
     ] = False,
     forwarded_allow_ips: Annotated[
