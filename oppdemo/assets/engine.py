@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from oppdemo import pause
+from oppdemo.pause import pause_point
 from oppdemo.assets import fileops
 from oppdemo.assets.backups import BackupStore, Record
 from oppdemo.assets.forked import run_halves
@@ -160,7 +160,7 @@ def _apply(
     staging: Staging,
 ) -> None:
     for operation in operations:
-        pause.reached("operation")
+        pause_point("operation")
         if guard is not None:
             guard.check()
         if operation.action == "write":

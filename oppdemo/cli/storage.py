@@ -165,8 +165,8 @@ def storage_put(
 
 
 def _paused(size: int) -> None:
-    """Counts nothing; the test-only pause of a `put` mid-upload (see interrupt.pause_point)."""
-    from oppdemo.interrupt import pause_point
+    """Counts nothing; the test-only pause of a `put` mid-upload (see oppdemo/pause.py)."""
+    from oppdemo.pause import pause_point
 
     pause_point("put-read")
 
