@@ -281,6 +281,9 @@ class Paused:
         """Send `signum` (if any) where the process stands, let it go on, and wait for its end.
 
         The signal is sent before the pause ends, so it lands at the pause point itself."""
+        # A helper it forked (the engine's, on Linux) dies with it: wait for that too, so
+        # nothing the command started still writes while the test looks.
+        helpers = _children(self.process.pid)
         if signum is not None:
             self.process.send_signal(signum)
         self.flag.unlink(missing_ok=True)
@@ -288,11 +291,40 @@ class Paused:
             self.process.wait(timeout)
         finally:
             self.process.kill()  # a no-op once it has ended
+        _wait_until_gone(helpers, timeout)
         stdout, stderr = self.stdout.read_text(), self.stderr.read_text()
         shutil.rmtree(self.flag.parent, ignore_errors=True)
         return subprocess.CompletedProcess(
             self.process.args, self.process.returncode, stdout, stderr
         )
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (Linux), or None once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    """The processes `pid` has started, with their start times (Linux: elsewhere oppdemo
+    never forks, and there is no /proc to ask)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        fields = _stat(int(entry.name))
+        if fields is not None and int(fields[1]) == pid:
+            found.append((int(entry.name), fields[19]))
+    return found
+
+
+def _wait_until_gone(children: list[tuple[int, str]], timeout: float) -> None:
+    """Wait until each process has ended: gone, a zombie, or its pid taken by a newer one."""
+    deadline = time.monotonic() + timeout
+    for pid, started in children:
+        while (fields := _stat(pid)) is not None and fields[19] == started and fields[0] != "Z":
+            assert time.monotonic() < deadline, f"process {pid} outlived the command that forked it"
+            time.sleep(0.002)
 
 
 def start_paused(
@@ -323,6 +355,7 @@ def start_paused(
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()  # a no-op once it has ended
             ended = paused.finish()
-            raise AssertionError(f"never paused at {point}: {ended.stdout}{ended.stderr}")
+            said = (ended.stdout + ended.stderr)[-2000:]
+            raise AssertionError(f"never paused at {point} (exit {ended.returncode}): {said}")
         time.sleep(0.002)
     return paused
