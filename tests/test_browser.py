@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -22,42 +21,12 @@ from .projects import PROJECT_ROOT, make_demo_project
 # Set to keep the gallery's screenshots there (the README's picture comes from this test).
 _SHOTS = os.environ.get("OPPDEMO_SCREENSHOTS")
 SCREENSHOTS = Path(_SHOTS) if _SHOTS else None
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
-def _chromium() -> str | None:
-    """Debian's chromium (what .ci/run installs), or None for Playwright's own browser."""
-    candidates = (os.environ.get("OPPDEMO_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"))
-    for candidate in candidates:
-        if candidate and Path(candidate).exists():
-            return candidate
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import Error, sync_playwright
-
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(
-                executable_path=_chromium(), headless=True, args=CHROMIUM_FLAGS
-            )
-        except Error as error:
-            pytest.skip(
-                "no Chromium to drive: install Debian's chromium (as .ci/run does) or run "
-                f"`playwright install chromium` ({str(error).splitlines()[0]})"
-            )
-        yield browser
-        browser.close()
+@pytest.fixture
+def browser(chromium: Any) -> Any:
+    """The suite's headless Chromium (see conftest.py)."""
+    return chromium
 
 
 def _jpeg(path: Path, colour: str) -> Path:

@@ -11,10 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from .conftest import ACCESS_KEY, SECRET_KEY, make_bucket_public
+from .conftest import make_bucket_public, s3_client
 from .projects import posix_only, run_cli, start_paused
 
 MIB = 1024 * 1024
@@ -32,16 +31,6 @@ def _wait_for_an_upload(client: Any, bucket: str) -> None:
         time.sleep(0.02)
 
 
-def _client(env: dict[str, str]) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=env["S3_ENDPOINT_URL"],
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1",
-    )
-
-
 @posix_only("SIGKILL")
 def test_a_killed_put_leaves_an_upload_that_check_reports_and_the_next_put_aborts(
     storage_project: Path, s3_env: dict[str, str], tmp_path: Path
@@ -49,7 +38,7 @@ def test_a_killed_put_leaves_an_upload_that_check_reports_and_the_next_put_abort
     env = {**s3_env, "S3_MULTIPART_THRESHOLD_MB": "5"}
     photo = tmp_path / "big.bin"
     photo.write_bytes(os.urandom(24 * MIB))
-    client, bucket = _client(env), env["S3_BUCKET"]
+    client, bucket = s3_client(env["S3_ENDPOINT_URL"]), env["S3_BUCKET"]
     make_bucket_public(env)
     # Five reads of 1 MiB choose the multipart path; the 7th is the second part's.
     paused = start_paused(
@@ -79,7 +68,7 @@ def test_a_killed_migrate_to_s3_leaves_uploads_the_next_run_aborts(
     (source / "big.bin").write_bytes(os.urandom(16 * MIB))
     settings = storage_project / ".env.s3"
     settings.write_text("".join(f"{name}={value}\n" for name, value in env.items()))
-    client, bucket = _client(env), env["S3_BUCKET"]
+    client, bucket = s3_client(env["S3_ENDPOINT_URL"]), env["S3_BUCKET"]
     paused = start_paused(
         storage_project, "copy-read@7", "storage", "migrate", "--to", str(settings)
     )

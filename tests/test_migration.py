@@ -15,12 +15,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from services.storage import FilesystemStorage
 
-from .conftest import ACCESS_KEY, SECRET_KEY
+from .conftest import s3_client
 from .projects import PROJECT_ROOT, needs_symlinks, posix_only, run_cli, start_paused
 from .test_direct_uploads import localstack_endpoint  # noqa: F401 - a fixture
 from .test_storage_cli import _bucket_objects, _client, _local_files, _photos, _write_env
@@ -217,14 +216,8 @@ def test_a_multipart_object_without_metadata_is_copied_once(
         # validates checksums rejects: read the bytes with validation off (as the app does).
         from botocore.config import Config
 
-        client = boto3.client(
-            "s3",
-            endpoint_url=s3_env["S3_ENDPOINT_URL"],
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
-            region_name="us-east-1",
-            config=Config(response_checksum_validation="when_required"),
-        )
+        checks = Config(response_checksum_validation="when_required")
+        client = s3_client(s3_env["S3_ENDPOINT_URL"], config=checks)
         body = client.get_object(Bucket=target_env["S3_BUCKET"], Key="videos/clip.mp4")["Body"]
         assert body.read() == data
 

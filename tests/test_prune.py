@@ -7,10 +7,9 @@ import signal
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 
-from .conftest import ACCESS_KEY, SECRET_KEY
+from .conftest import s3_client
 from .projects import posix_only, run_cli, start_paused
 
 
@@ -53,13 +52,7 @@ def test_a_signal_stops_prune_between_keys_and_says_how_far_it_got(
 def test_a_folder_marker_is_skipped_not_a_failure(
     storage_project: Path, s3_env: dict[str, str]
 ) -> None:
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_env["S3_ENDPOINT_URL"],
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1",
-    )
+    client = s3_client(s3_env["S3_ENDPOINT_URL"])
     bucket = s3_env["S3_BUCKET"]
     client.put_object(Bucket=bucket, Key="incoming/", Body=b"")  # "Create folder"
     client.put_object(Bucket=bucket, Key="incoming/abandoned.jpg", Body=b"abandoned")

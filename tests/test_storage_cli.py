@@ -15,10 +15,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from .conftest import ACCESS_KEY, SECRET_KEY, free_port, make_bucket_public
+from .conftest import SECRET_KEY, free_port, make_bucket_public, s3_client
 from .projects import PROJECT_ROOT, posix_only, run_cli, start_paused
 from .test_storage_contract import TRICKY_KEYS as CONTRACT_KEYS
 
@@ -41,13 +40,7 @@ def _write_env(path: Path, env: dict[str, str]) -> Path:
 
 
 def _client(env: dict[str, str]) -> object:
-    return boto3.client(
-        "s3",
-        endpoint_url=env["S3_ENDPOINT_URL"],
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1",
-    )
+    return s3_client(env["S3_ENDPOINT_URL"])
 
 
 def _bucket_objects(env: dict[str, str]) -> dict[str, bytes]:
