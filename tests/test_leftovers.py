@@ -23,6 +23,14 @@ def _named(folder: Path, start: str) -> list[Path]:
     return [path for path in folder.rglob("*") if path.name.startswith(start)]
 
 
+def _uploads(project: Path, name: str, mib: int) -> Path:
+    """The project's upload folder, holding one file of `mib` MiB of random bytes."""
+    folder = project / "static/uploads"
+    folder.mkdir(parents=True)
+    (folder / name).write_bytes(os.urandom(mib * MIB))
+    return folder
+
+
 def _wait_for_an_upload(client: Any, bucket: str) -> None:
     """Wait until the paused command's multipart upload has begun (a worker thread starts it)."""
     deadline = time.monotonic() + 30
@@ -63,9 +71,7 @@ def test_a_killed_migrate_to_s3_leaves_uploads_the_next_run_aborts(
     storage_project: Path, s3_env: dict[str, str]
 ) -> None:
     env = {**s3_env, "S3_MULTIPART_THRESHOLD_MB": "5"}
-    source = storage_project / "static/uploads"
-    source.mkdir(parents=True)
-    (source / "big.bin").write_bytes(os.urandom(16 * MIB))
+    source = _uploads(storage_project, "big.bin", 16)
     settings = storage_project / ".env.s3"
     settings.write_text("".join(f"{name}={value}\n" for name, value in env.items()))
     client, bucket = s3_client(env["S3_ENDPOINT_URL"]), env["S3_BUCKET"]
@@ -87,9 +93,7 @@ def test_a_killed_migrate_to_s3_leaves_uploads_the_next_run_aborts(
 def test_a_killed_migrate_leaves_a_temporary_file_the_next_run_removes(
     storage_project: Path, remover: str
 ) -> None:
-    source = storage_project / "static/uploads"
-    source.mkdir(parents=True)
-    (source / "big.jpg").write_bytes(os.urandom(3 * MIB))
+    source = _uploads(storage_project, "big.jpg", 3)
     # A user's own file with the temporary files' prefix is a file like any other.
     (source / ".storage-tmp-mine.jpg").write_bytes(b"mine")
     target = storage_project / "down"
@@ -128,9 +132,7 @@ def test_a_killed_migrate_leaves_a_temporary_file_the_next_run_removes(
 def test_a_killed_get_leaves_a_temporary_file_the_next_get_removes(
     storage_project: Path, tmp_path: Path
 ) -> None:
-    uploads = storage_project / "static/uploads"
-    uploads.mkdir(parents=True)
-    (uploads / "big.jpg").write_bytes(os.urandom(3 * MIB))
+    uploads = _uploads(storage_project, "big.jpg", 3)
     dest = tmp_path / "got.jpg"
     paused = start_paused(storage_project, "get-write@2", "storage", "get", "big.jpg", str(dest))
     paused.finish(signal.SIGKILL)
@@ -143,9 +145,7 @@ def test_a_killed_get_leaves_a_temporary_file_the_next_get_removes(
 
 @posix_only("SIGKILL")
 def test_a_killed_rm_leaves_a_half_copy_the_next_backup_removes(storage_project: Path) -> None:
-    uploads = storage_project / "static/uploads"
-    uploads.mkdir(parents=True)
-    (uploads / "big.jpg").write_bytes(os.urandom(3 * MIB))
+    uploads = _uploads(storage_project, "big.jpg", 3)
     paused = start_paused(storage_project, "keep-write@2", "storage", "rm", "--yes", "big.jpg")
     paused.finish(signal.SIGKILL)
     backups = storage_project / "backups"
