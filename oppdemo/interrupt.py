@@ -72,4 +72,3 @@ def interrupted_message() -> str:
         f"Interrupted after the files were changed (backup {backup}): "
         f"`oppdemo undo {backup}` puts them back."
     )
-
