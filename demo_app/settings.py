@@ -31,10 +31,9 @@ class DemoSettings:
     # The largest request body the app takes (default: ten photos' worth), as a serverless
     # platform's cap would be.
     request_max_bytes: int | None = None
-    # The address `serve` listens on (DEMO_BIND_HOST, which it sets): loopback trust needs a
-    # loopback one, whatever address a connection arrives at. None: unknown (uvicorn run
-    # directly), and the connection's own address decides.
-    bind_host: str | None = None
+    # The one-time sign-in link's token (DEMO_SIGNIN_TOKEN, which `serve` sets when there is
+    # no DEMO_PASSWORD): good once, for the browser that opens the link it prints.
+    signin_token: str | None = field(default=None, repr=False)
     # How long a page waits for the storage (DEMO_STORAGE_TIMEOUT): under a proxy's timeout
     # (nginx: 60 s), so a hung bucket gives a page that says so, never a 504.
     storage_timeout: float = 10.0
@@ -55,6 +54,14 @@ def read_settings(env: Mapping[str, str] | None = None) -> DemoSettings:
             "DEMO_SECRET_KEY is too short to sign sessions: use at least 16 random characters "
             '(python -c "import secrets; print(secrets.token_hex(32))").'
         )
+    if password and not secret:
+        # A key made up here would differ in every worker and instance: a session signed by
+        # one would be refused by the others, at random (`serve` makes one for its workers).
+        raise DemoSettingsError(
+            "DEMO_PASSWORD is set but DEMO_SECRET_KEY is not: set DEMO_SECRET_KEY to the same "
+            'random value for every worker and instance (python -c "import secrets; '
+            'print(secrets.token_hex(32))"), or start the app with `oppdemo serve`.'
+        )
     hosts = tuple(h.strip().lower() for h in env.get("ALLOWED_HOSTS", "").split(",") if h.strip())
     return DemoSettings(
         max_upload_bytes=max_upload_bytes(env),
@@ -64,7 +71,8 @@ def read_settings(env: Mapping[str, str] | None = None) -> DemoSettings:
         open_access=env.get("DEMO_OPEN", "").strip().lower() in ("1", "true", "yes"),
         direct_uploads=_flag(env, "S3_DIRECT_UPLOADS", True),
         request_max_bytes=_megabytes(env, "REQUEST_MAX_MB") if env.get("REQUEST_MAX_MB") else None,
-        bind_host=env.get("DEMO_BIND_HOST", "").strip() or None,
+        # With a password, everyone signs in with it: no link is printed, none is accepted.
+        signin_token=None if password else env.get("DEMO_SIGNIN_TOKEN", "").strip() or None,
         storage_timeout=_seconds(env, "DEMO_STORAGE_TIMEOUT", 10.0),
     )
 
