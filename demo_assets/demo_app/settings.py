@@ -54,19 +54,11 @@ def read_settings(env: Mapping[str, str] | None = None) -> DemoSettings:
             "DEMO_SECRET_KEY is too short to sign sessions: use at least 16 random characters "
             '(python -c "import secrets; print(secrets.token_hex(32))").'
         )
-    if password and not secret:
-        # A key made up here would differ in every worker and instance: a session signed by
-        # one would be refused by the others, at random (`serve` makes one for its workers).
-        raise DemoSettingsError(
-            "DEMO_PASSWORD is set but DEMO_SECRET_KEY is not: set DEMO_SECRET_KEY to the same "
-            'random value for every worker and instance (python -c "import secrets; '
-            'print(secrets.token_hex(32))"), or start the app with `oppdemo serve`.'
-        )
     hosts = tuple(h.strip().lower() for h in env.get("ALLOWED_HOSTS", "").split(",") if h.strip())
     return DemoSettings(
         max_upload_bytes=max_upload_bytes(env),
         password=password,
-        secret_key=secret or secrets.token_hex(32),
+        secret_key=secret or (_key_from_password(password) if password else secrets.token_hex(32)),
         allowed_hosts=hosts,
         open_access=env.get("DEMO_OPEN", "").strip().lower() in ("1", "true", "yes"),
         direct_uploads=_flag(env, "S3_DIRECT_UPLOADS", True),
@@ -75,6 +67,19 @@ def read_settings(env: Mapping[str, str] | None = None) -> DemoSettings:
         signin_token=None if password else env.get("DEMO_SIGNIN_TOKEN", "").strip() or None,
         storage_timeout=_seconds(env, "DEMO_STORAGE_TIMEOUT", 10.0),
     )
+
+
+def _key_from_password(password: str) -> str:
+    """The session key when DEMO_SECRET_KEY is not set, the same in every worker (`uvicorn
+    --workers N`) and instance with this password: a made-up key would differ in each, and
+    each would refuse the others' sessions. scrypt makes a stolen cookie a slow way to guess
+    the password."""
+    import hashlib
+
+    derived = hashlib.scrypt(
+        password.encode(), salt=b"oppdemo session key", n=2**14, r=8, p=1, dklen=32
+    )
+    return derived.hex()
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

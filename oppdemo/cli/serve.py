@@ -65,8 +65,9 @@ def serve(
         os.environ["DEMO_OPEN"] = "1"  # read by every worker's app
     import secrets
 
-    if not os.environ.get("DEMO_SECRET_KEY") and not _env_file_sets("DEMO_SECRET_KEY"):
-        # One key for every worker, or a session signed by one is refused by the others.
+    if not _configured("DEMO_SECRET_KEY") and not _configured("DEMO_PASSWORD"):
+        # One key for every worker, or a session signed by one is refused by the others
+        # (with a password, the app derives the key from it).
         os.environ["DEMO_SECRET_KEY"] = secrets.token_hex(32)
     # No password: the operator signs in by a one-time link, a new one each start (read by
     # every worker's app; printed once below, never logged).
@@ -122,10 +123,12 @@ def _port_from_environment() -> int:
     return int(raw)
 
 
-def _env_file_sets(name: str) -> bool:
-    """Whether the project's .env gives `name` a value (the app reads it from there)."""
+def _configured(name: str) -> bool:
+    """Whether the environment or the project's .env gives `name` a value."""
     import os
 
+    if os.environ.get(name):
+        return True
     if not os.path.isfile(".env"):
         return False
     from dotenv import dotenv_values
