@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import secrets
@@ -69,6 +70,7 @@ def read_settings(env: Mapping[str, str] | None = None) -> DemoSettings:
     )
 
 
+@functools.lru_cache(maxsize=4)
 def _key_from_password(password: str) -> str:
     """The session key when DEMO_SECRET_KEY is not set, the same in every worker (`uvicorn
     --workers N`) and instance with this password: a made-up key would differ in each, and
