@@ -68,6 +68,8 @@ def test_signing_out_on_one_instance_ends_the_session_on_the_other(
         assert first.get("/admin").status_code == 303
         assert second.post("/signin", data={"password": PASSWORD}).status_code == 303
         assert second.get("/admin").status_code == 200, "a new sign-in is a new session"
+        (record,) = storage.list_files(ENDED_PREFIX)
+        assert second.delete(f"/api/photos/{record}").status_code == 403, "out of reach"
     page = _client(storage).get("/")
     assert ENDED_PREFIX not in page.text, "the records are never shown"
 
