@@ -31,6 +31,18 @@ CONFIGURATIONS = {
         "cdn_url": "https://acct.leapcellobj.com/my-uploads",
     },
     "minio-virtual": {"endpoint_url": "https://minio.example:9000", "addressing_style": "virtual"},
+    # The same, as example.env's other lines combine them.
+    "aws-us-west-2-presigned": {"region": "us-west-2", "presign": True},
+    "aws-prefixed": {"region": "us-west-2", "prefix": "app/"},
+    # Dots in the name: botocore posts path-style to the regional host.
+    "aws-dotted-bucket": {"region": "us-west-2", "bucket": "my.uploads"},
+    "leapcell-presigned": {"endpoint_url": "https://objstorage.leapcell.io", "presign": True},
+    "leapcell-cdn-prefixed": {
+        "endpoint_url": "https://objstorage.leapcell.io",
+        "cdn_url": "https://acct.leapcellobj.com/my-uploads",
+        "prefix": "app/",
+    },
+    "localstack-path": {"endpoint_url": "http://localhost.localstack.cloud:4566"},
 }
 
 
