@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from oppdemo.storage.check import SERVED_FOLDERS, public_read_policy
+from oppdemo.storage.check import SERVED_FOLDERS, cors_rule, public_read_policy
 
 from .conftest import ACCESS_KEY, SECRET_KEY
 from .projects import PROJECT_ROOT, run_cli
@@ -134,3 +134,40 @@ def test_an_origin_is_taken_as_a_browser_sends_it(bucket_project: tuple[Path, An
     printed = _printed_configuration(steps["CORS allows uploads"]["detail"])
     assert printed["CORSRules"][-1]["AllowedOrigins"] == [ORIGIN]
     assert bucket in steps["CORS allows uploads"]["detail"]
+
+
+@pytest.fixture
+def unreadable_rules_project(tmp_path: Path) -> Any:
+    """A project whose keys may do anything in the bucket but read its CORS rules (moto
+    checks the keys' IAM policy once the first five requests have made the user)."""
+    from .conftest import moto_process
+
+    with moto_process(INITIAL_NO_AUTH_ACTION_COUNT="5", MOTO_DISABLE_GLOBAL_CORS="true") as url:
+        admin = {"endpoint_url": url, "aws_access_key_id": ACCESS_KEY,
+                 "aws_secret_access_key": SECRET_KEY, "region_name": "us-east-1"}  # fmt: skip
+        boto3.client("s3", **admin).create_bucket(Bucket="their-rules")
+        iam = boto3.client("iam", **admin)
+        iam.create_user(UserName="app")
+        policy = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "s3:GetBucketCORS", "Resource": "*"}]}  # fmt: skip
+        iam.put_user_policy(UserName="app", PolicyName="no-cors", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName="app")["AccessKey"]
+        project = tmp_path / "app"
+        shutil.copytree(PROJECT_ROOT / "services", project / "services")
+        (project / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0"\n')
+        (project / ".env").write_text(
+            f"STORAGE_TYPE=s3\nS3_ACCESS_KEY={key['AccessKeyId']}\n"
+            f"S3_SECRET_KEY={key['SecretAccessKey']}\nS3_BUCKET=their-rules\n"
+            f"S3_ENDPOINT_URL={url}\n"
+        )
+        yield project
+
+
+def test_rules_that_cannot_be_read_are_never_replaced(unreadable_rules_project: Path) -> None:
+    failed = _steps(unreadable_rules_project)["CORS allows uploads"]
+    assert failed["ok"] is False
+    assert "could not be read (AccessDenied)" in failed["detail"]
+    # No whole configuration, which would drop the rules it could not see: the rule to add.
+    assert "put-bucket-cors --bucket" not in failed["detail"]
+    assert failed["detail"].endswith(json.dumps(cors_rule(ORIGIN)))

@@ -367,8 +367,8 @@ def _cors_fix(storage: Any, origin: str) -> str:
     import shlex
 
     bucket = getattr(getattr(storage, "settings", None), "bucket", "<bucket>")
-    rules, problem = _cors_rules(storage)
-    needed = _cors_rule(origin)
+    rules, problem = cors_rules(storage)
+    needed = cors_rule(origin)
     providers = (
         "On MinIO use `mc cors set`, on LeapCell the bucket's CORS settings, with the same "
         "rule; on AWS apply"
@@ -394,7 +394,7 @@ def _cors_fix(storage: Any, origin: str) -> str:
     )
 
 
-def _cors_rules(storage: Any) -> tuple[list[dict[str, Any]] | None, str]:
+def cors_rules(storage: Any) -> tuple[list[dict[str, Any]] | None, str]:
     """The bucket's CORS rules ([] when it has none), or None and why they could not be read."""
     # The storage's own client: same endpoint, keys and the doctor's short timeouts.
     client = getattr(storage, "_client", None)
@@ -411,7 +411,7 @@ def _cors_rules(storage: Any) -> tuple[list[dict[str, Any]] | None, str]:
     return list(answer.get("CORSRules") or []), ""
 
 
-def _cors_rule(origin: str) -> dict[str, Any]:
+def cors_rule(origin: str) -> dict[str, Any]:
     """The CORS rule that lets the demo's page on `origin` post files to the bucket."""
     return {
         "AllowedOrigins": [origin],
@@ -423,7 +423,7 @@ def _cors_rule(origin: str) -> dict[str, Any]:
 
 def cors_configuration(origin: str) -> dict[str, object]:
     """A CORS configuration of that rule alone (for a bucket that has none)."""
-    return {"CORSRules": [_cors_rule(origin)]}
+    return {"CORSRules": [cors_rule(origin)]}
 
 
 def _incoming_private(storage: Any) -> str:
