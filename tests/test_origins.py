@@ -97,3 +97,16 @@ def test_on_a_custom_endpoint_the_page_allows_its_own_urls(
     assert saved and saved[0]["url"] in page.text
     assert allowed(csp["img-src"], saved[0]["url"], "http://testserver")
     assert not cdn or origin_of(saved[0]["url"]) != origin_of(url)
+
+
+@pytest.mark.parametrize("region", ["us-west-2", "us-east-1", "me-south-1"])
+def test_on_aws_uploads_go_to_the_buckets_regional_host(region: str) -> None:
+    # AWS's global host redirects a new bucket's requests, which a browser's preflight cannot
+    # follow, and refuses buckets of regions opened since 2019 (me-south-1): never post there.
+    storage = S3Storage(dataclasses.replace(AWS, region=region))
+    with TestClient(create_app(storage, settings()), headers=OPERATOR) as client:
+        url = signed_url(client)
+        csp = policy(client.get("/signin"))
+    assert url == f"https://my-uploads.s3.{region}.amazonaws.com/"
+    assert origin_of(url) in csp["connect-src"]
+    assert origin_of(storage.get_file_url("uploads/a.jpg")) == origin_of(url), "one origin"

@@ -351,7 +351,17 @@ class S3Storage(StorageInterface):
                 ],
                 ExpiresIn=expires,
             )
-        form["url"] = without_userinfo(form["url"])
+        url = without_userinfo(form["url"])
+        settings = self.settings
+        if not settings.endpoint_url:
+            # On AWS botocore names the global host, which answers a new bucket's requests
+            # with a redirect (a browser's preflight cannot follow one) and refuses buckets
+            # of opt-in regions: post to the bucket's regional host instead (a POST policy's
+            # signature does not cover the host).
+            global_host = f"https://{settings.bucket}.s3.amazonaws.com/"
+            if url == global_host:
+                url = f"https://{settings.bucket}.s3.{settings.region}.amazonaws.com/"
+        form["url"] = url
         return form
 
     def can_copy_from(self, source: StorageInterface) -> bool:
