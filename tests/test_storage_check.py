@@ -129,7 +129,7 @@ def test_an_origin_that_is_not_one_is_refused(
 
 def test_an_origin_is_taken_as_a_browser_sends_it(bucket_project: tuple[Path, Any, str]) -> None:
     project, _, bucket = bucket_project
-    result = run_cli(project, "storage", "check", "--origin", "HTTPS://App.Example", "--json")
+    result = run_cli(project, "storage", "check", "--origin", "HTTPS://App.Example:443", "--json")
     steps = {step["name"]: step for step in json.loads(result.stdout)["steps"]}
     printed = _printed_configuration(steps["CORS allows uploads"]["detail"])
     assert printed["CORSRules"][-1]["AllowedOrigins"] == [ORIGIN]

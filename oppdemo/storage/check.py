@@ -290,8 +290,9 @@ DIRECT_STEPS = ("CORS allows uploads", "incoming/ is private")
 
 
 def normal_origin(origin: str) -> str:
-    """`scheme://host[:port]` as a browser sends it in `Origin`; OriginError otherwise (a
-    path, a trailing slash or a missing scheme would make a CORS rule that never matches)."""
+    """`scheme://host[:port]` as a browser sends it in `Origin` (lower case, no default
+    port); OppdemoError for anything else (a path, a trailing slash or a missing scheme would
+    make a CORS rule that never matches)."""
     from oppdemo.errors import OppdemoError
 
     parts = urlsplit(origin.strip())
@@ -312,8 +313,10 @@ def normal_origin(origin: str) -> str:
             f"--origin {origin!r} is not an origin: give the page's scheme, host and port "
             "only, as the browser's address bar shows them, such as https://app.example.com."
         )
+    scheme = parts.scheme.lower()
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    return f"{parts.scheme.lower()}://{host.lower()}{f':{port}' if port else ''}"
+    shown_port = "" if port in (None, {"http": 80, "https": 443}[scheme]) else f":{port}"
+    return f"{scheme}://{host.lower()}{shown_port}"
 
 
 def _direct_upload_steps(storage: Any, origin: str, step: Callable[..., None]) -> None:
