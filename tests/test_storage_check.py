@@ -171,3 +171,19 @@ def test_rules_that_cannot_be_read_are_never_replaced(unreadable_rules_project: 
     # No whole configuration, which would drop the rules it could not see: the rule to add.
     assert "put-bucket-cors --bucket" not in failed["detail"]
     assert failed["detail"].endswith(json.dumps(cors_rule(ORIGIN)))
+
+
+def test_the_preflight_goes_where_the_post_goes_not_to_the_cdn(
+    bucket_project: tuple[Path, Any, str],
+) -> None:
+    project, _, bucket = bucket_project
+    settings = (project / ".env").read_text()
+    endpoint = next(line.split("=", 1)[1] for line in settings.splitlines()
+                    if line.startswith("S3_ENDPOINT_URL="))  # fmt: skip
+    # A CDN that does not answer: photos are not served, uploads are still checked.
+    (project / ".env").write_text(f"{settings}S3_CDN_URL=http://127.0.0.1:1/{bucket}\n")
+    steps = _steps(project)
+    assert steps["URL serves the probe"]["ok"] is False
+    cors = steps["CORS allows uploads"]
+    assert cors["ok"] is False and f"at {endpoint}/{bucket}:" in cors["detail"]
+    assert "127.0.0.1:1" not in cors["detail"]
