@@ -14,6 +14,7 @@ from oppdemo.assets.scan import Kind, Tree, scan_tree
 from oppdemo.errors import PlanError
 
 if TYPE_CHECKING:
+    from oppdemo.assets.ignore import AssetRules
     from oppdemo.assets.manifest import Manifest
 
 Action = Literal["remove", "rmdir", "mkdir", "write"]
@@ -234,12 +235,14 @@ def spare_ignored(manifest: Manifest, operations: tuple[Operation, ...]) -> tupl
     """`operations` without those that would remove or overwrite what the manifest's rules
     hide (the user's files: an `undo` finds caches and uploads made since in folders it is to
     remove), nor the folders that hold them."""
-    hidden = [
+    rules: dict[str, AssetRules] = {}
+    # A path inside a hidden folder counts as hidden itself (each folder above is tested).
+    hidden = {
         operation.path
         for operation in operations
         if (operation.action in ("remove", "rmdir") or operation.existed)
-        and _hidden(manifest, operation.path, operation.kind == "dir")
-    ]
+        and _hidden(manifest, rules, operation.path, operation.kind == "dir")
+    }
     if not hidden:
         return operations
     above = {folder for path in hidden for folder in _folders_above(path) if folder}
@@ -247,24 +250,24 @@ def spare_ignored(manifest: Manifest, operations: tuple[Operation, ...]) -> tupl
         operation
         for operation in operations
         if operation.path not in hidden
-        and not under_any(operation.path, hidden)
         and not (operation.action == "rmdir" and operation.path in above)
     )
 
 
-def _hidden(manifest: Manifest, path: str, is_dir: bool) -> bool:
+def _hidden(manifest: Manifest, rules: dict[str, AssetRules], path: str, is_dir: bool) -> bool:
     """Whether the rules of the asset that `path` (working or saved) belongs to hide it or a
     folder above it."""
     for asset in manifest.assets:
         for base in (asset.path, manifest.saved_path(asset)):
             if path != base and not path.startswith(f"{base}/"):
                 continue
-            rules = manifest.rules_for(asset)
+            if asset.path not in rules:
+                rules[asset.path] = manifest.rules_for(asset)
             key = path[len(base) + 1 :]
             parts = key.split("/") if key else []
             for depth in range(1, len(parts) + 1):
                 folder = depth < len(parts) or is_dir
-                if rules.matches(parts[depth - 1], "/".join(parts[:depth]), folder):
+                if rules[asset.path].matches(parts[depth - 1], "/".join(parts[:depth]), folder):
                     return True
             return False
     return False
