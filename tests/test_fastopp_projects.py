@@ -367,3 +367,21 @@ def test_destroy_is_not_stopped_by_unsaved_work_that_it_leaves_in_place(tmp_path
     assert capture(project / "blog") == blog
     assert (project / "dependencies/auth.py").read_text().endswith("# mine\n")
     assert not (project / "dependencies/__init__.py").exists()
+
+
+def test_a_data_folder_outside_the_project_is_one_sentence_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    project = make_fastopp_main(tmp_path / "fastopp")
+    assert run_cli(project, "init").returncode == 0
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"static/uploads"', '"../uploads"'))
+    before = capture(project, exclude=())
+    for arguments in (["diff"], ["save"], ["destroy", "--yes"]):
+        result = run_cli(project, *arguments)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == (
+            "Error: tool.oppdemo.data[0].path ('../uploads') contains '..': it must stay inside "
+            "the project.\n"
+        )
+    assert capture(project, exclude=()) == before
