@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from oppdemo.assets.ignore import ignore_rules
-from oppdemo.assets.plan import Operation, mirror, removal, spare
+from oppdemo.assets.plan import Operation, mirror, purge_ignored, removal, spare
 from oppdemo.assets.scan import scan_tree
 from oppdemo.errors import PlanError
 
@@ -83,3 +83,18 @@ def test_spare_drops_the_steps_on_kept_entries(tmp_path: Path) -> None:
         ("remove", "deps/db.py"),
         ("copy", "deps/b.py"),
     }
+
+
+def test_purge_takes_every_ignored_entry_out_of_a_saved_copy(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path / "saved",
+        {"a.py": "a", "routes/.env": "SECRET=1", "lib/__pycache__/x.pyc": "c", "lib/b.py": "b"},
+    )
+    saved = scan_tree(tmp_path / "saved", ignore_rules())
+    steps = _steps(purge_ignored(saved, "saved"))
+    assert steps == {
+        ("remove", "saved/routes/.env"),
+        ("remove", "saved/lib/__pycache__/x.pyc"),
+        ("remove folder", "saved/lib/__pycache__"),
+    }
+    assert not saved.ignored, "forgotten, so that a mirror may remove the folders that held them"
