@@ -118,3 +118,36 @@ def test_lines_git_cannot_use_match_nothing_and_spoil_nothing(tmp_path: Path) ->
     assert gitignores.ignored("a/run.log", False)
     assert not gitignores.ignored("a/z", False)
     assert gitignores.ignored("a/\udcff", False), "a name that is not UTF-8, byte for byte"
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="compares with git, which is missing")
+def test_a_project_in_a_subfolder_of_a_repository_gets_the_repositorys_patterns(
+    tmp_path: Path,
+) -> None:
+    paths = {
+        "test.db": False,
+        "keep.db": False,
+        "local": True,
+        "sub/local": True,
+        "secret.txt": False,
+        "app.py": False,
+    }
+    project = tmp_path / "apps" / "fastopp"
+    write_tree(tmp_path, {".gitignore": "*.db\n/apps/fastopp/local/\n", "apps/.gitignore": "x\n"})
+    write_tree(project, {".gitignore": "!keep.db\n"})
+    for path, is_dir in paths.items():
+        (project / path).mkdir(parents=True) if is_dir else write_tree(project, {path: "x"})
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".git/info").mkdir(exist_ok=True)
+    (tmp_path / ".git/info/exclude").write_text("secret.txt\n")
+    listed = subprocess.run(
+        ["git", "check-ignore", "--no-index", *paths],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    gitignores = GitIgnores(project)
+    ours = {path: gitignores.ignored(path, is_dir) for path, is_dir in paths.items()}
+    assert ours == {path: path in listed for path in paths}
+    assert ours["test.db"] and not ours["keep.db"] and ours["local"] and not ours["sub/local"]
+    assert ours["secret.txt"] and not ours["app.py"]

@@ -161,7 +161,9 @@ class _GitIgnoreFile:
 
 
 class GitIgnores:
-    """The project's .gitignore files (and .git/info/exclude), read when first needed.
+    """The project's .gitignore files, and those that apply to it from outside (the folders
+    above it in its git work tree, and the work tree's .git/info/exclude), read when first
+    needed.
 
     Paths are the working paths relative to the project root: the saved copy of a file is
     judged by where it lives in the working tree, so both sides of a comparison agree.
@@ -171,24 +173,16 @@ class GitIgnores:
         self.root = root
         self._files: dict[str, _GitIgnoreFile | None] = {}
         self._chains: dict[str, tuple[tuple[int, _GitIgnoreFile], ...]] = {}
-        self._exclude: _GitIgnoreFile | None = None
-        self._exclude_read = False
+        self._outer: tuple[tuple[str, _GitIgnoreFile], ...] | None = None
 
     def _file(self, folder: str) -> _GitIgnoreFile | None:
         if folder not in self._files:
-            location = os.path.join(self.root, folder, GITIGNORE)
-            try:
-                with open(location, encoding="utf-8", errors="surrogateescape") as handle:
-                    lines = handle.read().splitlines()
-            except OSError:
-                self._files[folder] = None
-            else:
-                self._files[folder] = _GitIgnoreFile(lines)
+            self._files[folder] = _read(os.path.join(self.root, folder, GITIGNORE))
         return self._files[folder]
 
     def _chain(self, folder: str) -> tuple[tuple[int, _GitIgnoreFile], ...]:
-        """The .gitignore files that apply inside `folder`, deepest first, each with the
-        length of the prefix to cut from a path to make it relative to the file's folder."""
+        """The project's .gitignore files that apply inside `folder`, deepest first, each with
+        the length of the prefix to cut from a path to make it relative to the file's folder."""
         chain = self._chains.get(folder)
         if chain is None:
             parent = folder.rpartition("/")[0] if folder else None
@@ -199,6 +193,29 @@ class GitIgnores:
             self._chains[folder] = chain
         return chain
 
+    def _outside(self) -> tuple[tuple[str, _GitIgnoreFile], ...]:
+        """The files that apply from outside the project, deepest first, each with the
+        project's path inside the file's folder: the .gitignore files of the folders above
+        the project up to the root of its git work tree (a project in a subfolder of a
+        repository), then that work tree's .git/info/exclude. None outside a work tree."""
+        if self._outer is None:
+            found: list[tuple[str, _GitIgnoreFile]] = []
+            folder, inside = Path(os.path.abspath(self.root)), ""
+            while not (folder / ".git").exists():
+                if folder.parent == folder:
+                    found = []  # not in a git work tree: the project's own files only
+                    break
+                folder, inside = folder.parent, f"{folder.name}/{inside}"
+                outer = _read(os.path.join(folder, GITIGNORE))
+                if outer is not None:
+                    found.append((inside, outer))
+            else:
+                exclude = _read(os.path.join(folder, ".git", "info", "exclude"))
+                if exclude is not None:
+                    found.append((inside, exclude))
+            self._outer = tuple(found)
+        return self._outer
+
     def ignored(self, path: str, is_dir: bool) -> bool:
         """Whether git ignores `path` (its parents are taken as not ignored: the scan does not
         look inside an ignored folder)."""
@@ -207,15 +224,20 @@ class GitIgnores:
             decision = gitignore.decides(tested[prefix:])
             if decision is not None:
                 return decision
-        if not self._exclude_read:
-            self._exclude_read = True
-            exclude = os.path.join(self.root, ".git", "info", "exclude")
-            try:
-                with open(exclude, encoding="utf-8", errors="surrogateescape") as handle:
-                    self._exclude = _GitIgnoreFile(handle.read().splitlines())
-            except OSError:
-                pass
-        return self._exclude is not None and self._exclude.decides(tested) is True
+        for inside, gitignore in self._outside():
+            decision = gitignore.decides(inside + tested)
+            if decision is not None:
+                return decision
+        return False
+
+
+def _read(location: str) -> _GitIgnoreFile | None:
+    """The patterns of one file (None when there is no such file to read)."""
+    try:
+        with open(location, encoding="utf-8", errors="surrogateescape") as handle:
+            return _GitIgnoreFile(handle.read().splitlines())
+    except OSError:
+        return None
 
 
 @dataclass(frozen=True)
