@@ -148,7 +148,7 @@ def discover(root: Path, snapshot: str = DEFAULT_SNAPSHOT) -> Discovery:
                     continue
                 key = f"{name}/{inner.name}"
                 if _same_kind(root / key, inner_dir):
-                    assets.append(Asset(key, key, None, "remove"))
+                    assets.append(Asset(key, key))
                 else:
                     skipped.append(
                         Skipped(f"{snapshot}/{key}", f"no working counterpart: {key} is missing")
