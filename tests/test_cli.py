@@ -326,7 +326,7 @@ def test_backups_fits_80_columns_of_a_terminal_with_every_column(project: Path) 
     from oppdemo.assets.engine import reverse_operations
 
     (project / "demo_scripts/seed.py").write_text("edited")
-    assert run_cli(project, "restore").returncode == 0
+    assert run_cli(project, "restore", "--yes").returncode == 0
     assert run_cli(project, "undo").returncode == 0
     store = BackupStore(project, project / "backups")
     latest = store.latest()

@@ -42,7 +42,7 @@ def _build(project: Path) -> None:
 
 def _start_restore(project: Path, pause: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "restore"],
+        [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "restore", "--yes"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **pause},
@@ -101,7 +101,7 @@ def test_killed_restore_is_completed_by_rerun_or_reversed_by_undo(tmp_path: Path
         assert _saved(project) == saved, "the snapshot is never touched by restore"
         new_backups = set(os.listdir(project / "backups")) - backups_before - {".oppdemo.lock"}
         if point % 2 == 0:
-            result = run_cli(project, "restore")
+            result = run_cli(project, "restore", "--yes")
             assert result.returncode == 0, result.stderr
             assert _working(project) == saved
         else:

@@ -49,7 +49,7 @@ def test_an_interrupted_restore_puts_everything_back(
     # Paused before its 100th file operation: the backup is complete, changes have begun.
     pause, paused = pause_at(tmp_path, "operation", 100)
     process = subprocess.Popen(
-        [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "restore"],
+        [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "restore", "--yes"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

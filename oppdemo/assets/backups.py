@@ -114,6 +114,14 @@ class BackupStore:
         (self.folder / record.id / COMPLETE_NAME).touch()
         return replace(record, complete=True)
 
+    def finished_at(self, record_id: str) -> float:
+        """When a backup's command finished (the time of its `complete` file), as a timestamp."""
+        folder = self.folder / record_id
+        try:
+            return (folder / COMPLETE_NAME).stat().st_mtime
+        except OSError:
+            return (folder / RECORD_NAME).stat().st_mtime
+
     def discard(self, record: Record) -> None:
         """Forget a backup whose command was rolled back: what it kept is in place again."""
         shutil.rmtree(self.folder / record.id)
