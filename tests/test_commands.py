@@ -576,3 +576,27 @@ def test_undo_of_an_older_command_names_the_newer_changes(saved_project: Path) -
     assert capture(saved_project) == before
     commands.undo(saved_project, older.record.id, allowed=outcome.discards)
     assert saved_copy.read_text() == "print('seeding')\n"
+
+
+def test_commands_before_init_name_init(tmp_path: Path) -> None:
+    from oppdemo.errors import ManifestError
+
+    from .projects import make_fastopp_current
+
+    project = make_fastopp_current(tmp_path / "fastopp")
+    before = capture(project)
+    for command in (commands.diff, commands.save, commands.restore, commands.destroy):
+        with pytest.raises(ManifestError) as raised:
+            command(project)
+        message = str(raised.value)
+        assert "no [tool.oppdemo] table" in message and "run `oppdemo init`" in message
+        assert "remove it from" not in message
+    assert capture(project) == before
+
+
+def test_a_project_without_demo_machinery_has_nothing_to_compare(tmp_path: Path) -> None:
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "app"\n')
+    report = commands.diff(project)
+    assert report.state == "none" and report.in_sync and report.assets == ()

@@ -6,7 +6,7 @@ import os
 import shlex
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from oppdemo.assets.compare import AssetDrift, DriftReport, compare_trees
@@ -113,19 +113,32 @@ def has_table(root: Path) -> bool:
 
 def _require_defaults_fit(manifest: Manifest) -> None:
     """Without a [tool.oppdemo] table the default assets apply; where they do not fit (an
-    asset in neither tree), the project needs `init`, not a fix of a table it does not have."""
+    asset in neither tree, or a snapshot of a newer layout), the project needs `init`, not a
+    fix of a table it does not have."""
     if has_table(manifest.root):
         return
+    misfit = None
     for asset in manifest.assets:
-        if not any(
-            os.path.lexists(manifest.root / path)
-            for path in (asset.path, manifest.saved_path(asset))
-        ):
-            raise ManifestError(
-                f"pyproject.toml has no [tool.oppdemo] table and the default assets do not fit "
-                f"this project ({asset.path} is in neither the working tree nor "
-                f"{manifest.snapshot}/): run `oppdemo init` to write the table."
-            )
+        paths = (asset.path, manifest.saved_path(asset))
+        if not any(os.path.lexists(manifest.root / path) for path in paths):
+            misfit = f"{asset.path} is in neither the working tree nor {manifest.snapshot}/"
+    # A snapshot with folders the defaults do not save is a newer layout (FastOpp's admin/,
+    # routes/, ...): comparing only the defaults would call the rest of it deleted.
+    covered = {PurePosixPath(asset.saved).parts[0] for asset in manifest.assets}
+    snapshot = manifest.root / manifest.snapshot
+    if misfit is None and snapshot.is_dir():
+        others = sorted(
+            entry.name
+            for entry in os.scandir(snapshot)
+            if entry.is_dir(follow_symlinks=False) and entry.name not in covered
+        )
+        if others:
+            misfit = f"{manifest.snapshot}/ also holds {others[0]}/, which they do not cover"
+    if misfit is not None:
+        raise ManifestError(
+            f"pyproject.toml has no [tool.oppdemo] table and the default assets do not fit "
+            f"this project ({misfit}): run `oppdemo init` to write the table."
+        )
 
 
 def _drift(manifest: Manifest) -> DriftReport:
