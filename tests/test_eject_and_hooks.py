@@ -85,7 +85,7 @@ def test_eject_leaves_a_projects_own_oppdemo_py_alone(tmp_path: Path) -> None:
     assert (project / "oppdemo.py").read_text() == "# FastOpp's own oppdemo.py\n"
     assert not (project / "demo_assets").exists()
     assert not [base for base in bases if (project / base).exists()]
-    assert (project / "base_assets/README.md").exists(), "only the bases the manifest names go"
+    assert not (project / "base_assets").exists(), "init's base folder goes whole"
 
 
 def test_hooks_run_after_the_change_and_a_failure_names_the_hook(tmp_path: Path) -> None:
@@ -220,3 +220,29 @@ def test_a_project_without_a_table_still_undoes_its_own_save(tmp_path: Path) -> 
     assert "[tool.oppdemo]" not in (project / "pyproject.toml").read_text()
     assert run_cli(project, "save").returncode == 0
     assert run_cli(project, "undo").returncode == 0, "the defaults' own save"
+
+
+def test_eject_removes_the_whole_base_folder_and_diff_then_has_nothing_to_compare(
+    tmp_path: Path,
+) -> None:
+    from .projects import make_fastopp_current
+
+    project = make_fastopp_current(tmp_path / "fastopp")
+    assert run_cli(project, "init").returncode == 0
+    assert (project / "base_assets/README.md").is_file()
+    assert (project / "base_assets/scripts/emergency_access.py").is_file()
+    before = capture(project)
+    done = run_cli(project, "eject", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert not (project / "base_assets").exists(), "nothing of the bases is left behind"
+    assert not (project / "demo_assets").exists()
+    for arguments, first in (
+        (("diff",), "No demo machinery: "),
+        (("diff", "--format", "github"), "::notice "),
+    ):
+        result = run_cli(project, *arguments)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(first) and "oppdemo init" in result.stdout
+    assert json.loads(run_cli(project, "diff", "--json").stdout)["state"] == "none"
+    assert run_cli(project, "undo").returncode == 0
+    assert capture(project) == before

@@ -479,7 +479,7 @@ def eject(project_dir: Path, dry_run: bool = False) -> Outcome:
     from oppdemo.assets.engine import execute
     from oppdemo.assets.lock import project_lock
     from oppdemo.assets.manifest import PYPROJECT, read_pyproject
-    from oppdemo.assets.manifest_writer import without_table
+    from oppdemo.assets.manifest_writer import BASE_FOLDER, without_table
     from oppdemo.interrupt import deferred_signals
 
     manifest = load_manifest(project_dir)
@@ -489,8 +489,13 @@ def eject(project_dir: Path, dry_run: bool = False) -> Outcome:
 
     def build(pyproject_source: str | None) -> Plan:
         operations: list[Operation] = []
-        bases = sorted({asset.base for asset in manifest.assets if asset.base is not None})
-        for folder in [manifest.snapshot, *bases]:
+        bases = {asset.base for asset in manifest.assets if asset.base is not None}
+        # `init` names the bases inside one folder (FastOpp's base_assets/): it goes whole,
+        # with what no asset names (its README, scripts/); a base elsewhere goes alone.
+        if any(PurePosixPath(base).parts[0] == BASE_FOLDER for base in bases):
+            bases = {base for base in bases if PurePosixPath(base).parts[0] != BASE_FOLDER}
+            bases.add(BASE_FOLDER)
+        for folder in [manifest.snapshot, *sorted(bases)]:
             tree = scan_tree(root / folder, NO_IGNORES)
             if tree.exists:
                 refuse_linked_folders(root, folder)
