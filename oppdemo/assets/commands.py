@@ -564,7 +564,7 @@ def prune_backups(
     with project_lock(store.folder):
         plan = store.prune_plan(keep, older_than)
         for item in plan.remove:
-            store.remove(item.id)
+            store.remove(item)
     return plan
 
 
