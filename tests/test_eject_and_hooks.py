@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
-from .projects import capture, make_demo_project, make_fastopp_current, posix_only, run_cli
+import pytest
+
+from .projects import (
+    capture,
+    make_demo_project,
+    make_fastopp_current,
+    make_project,
+    posix_only,
+    run_cli,
+)
 
 HOOK = (
     "import pathlib, sys; "
@@ -246,3 +257,59 @@ def test_eject_removes_the_whole_base_folder_and_diff_then_has_nothing_to_compar
     assert json.loads(run_cli(project, "diff", "--json").stdout)["state"] == "none"
     assert run_cli(project, "undo").returncode == 0
     assert capture(project) == before
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_the_pre_commit_hook_names_the_missing_step_and_only_what_drifted(
+    tmp_path: Path,
+) -> None:
+    project = make_project(tmp_path / "app")
+    (project / ".gitignore").write_text("backups/\n")
+
+    def git(*arguments: str) -> bytes:
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *arguments],
+            cwd=project, check=True, capture_output=True,
+        ).stdout  # fmt: skip
+
+    def hook() -> subprocess.CompletedProcess[str]:
+        """What pre-commit does for a commit: unstaged changes set aside, the hook run with
+        PRE_COMMIT=1, the changes put back (its staged_files_only)."""
+        tree = git("write-tree").decode().strip()
+        patch = subprocess.run(
+            ["git", "diff-index", "--ignore-submodules", "--binary", "--no-color",
+             "--no-ext-diff", tree, "--"],
+            cwd=project, check=True, capture_output=True,
+        ).stdout  # fmt: skip
+        if patch:
+            git("checkout", "--", ".")
+        try:
+            return run_cli(project, "diff", env={"PRE_COMMIT": "1"})
+        finally:
+            if patch:
+                subprocess.run(["git", "apply", "--whitespace=nowarn", "-"], input=patch,
+                               cwd=project, check=True, capture_output=True)  # fmt: skip
+
+    git("init", "-q")
+    assert run_cli(project, "save").returncode == 0
+    git("add", "-A")
+    git("commit", "-qm", "start")
+    (project / "services/storage/base.py").write_text("class Storage:\n    changed = 1\n")
+    git("add", "services/storage/base.py")
+    unsaved = hook()
+    assert unsaved.returncode == 1
+    assert unsaved.stdout.splitlines() == [
+        "M services/storage/base.py",
+        "services/storage: 0 added, 1 modified, 0 deleted since the last save",
+        "Drift: run `oppdemo save` and `git add demo_assets/`, then commit again.",
+    ]
+    assert run_cli(project, "save").returncode == 0
+    unstaged = hook()
+    assert unstaged.returncode == 1
+    assert unstaged.stdout.splitlines()[-1] == (
+        "Drift: the last `oppdemo save` is not staged: run `git add demo_assets/`, "
+        "then commit again."
+    )
+    assert "in sync" not in unstaged.stdout
+    git("add", "demo_assets/")
+    assert hook().returncode == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -96,7 +96,41 @@ def diff(project_dir: Path) -> DriftReport:
     if is_destroyed(manifest):
         return DriftReport((), "destroyed", manifest.snapshot)
     _require_defaults_fit(manifest)
-    return _drift(manifest)
+    report = _drift(manifest)
+    if report.in_sync:
+        return report
+    return replace(report, saved_unstaged=_save_set_aside(manifest, report))
+
+
+def _save_set_aside(manifest: Manifest, report: DriftReport) -> bool:
+    """True when the latest backup is a finished `save` that wrote the snapshot copy of every
+    drifted file, none of which changed since: the snapshot was saved, then put back to an
+    older state, as pre-commit does with unstaged changes while its hooks run."""
+    from oppdemo.errors import BackupError
+
+    store = _store(manifest)
+    ids = store.ids()
+    if not ids:
+        return False
+    try:
+        record = store.load(ids[-1])
+    except BackupError:
+        return False
+    if record.command != "save" or not record.complete:
+        return False
+    finished = store.finished_at(record.id)
+    touched = {operation.path for operation in record.operations if operation.changes_a_file}
+    for asset in report.assets:
+        for path in asset.added + asset.modified + asset.deleted:
+            if asset.saved_counterpart(path) not in touched:
+                return False
+            try:
+                info = os.lstat(manifest.root / path)
+            except FileNotFoundError:
+                continue  # deleted, and the save removed its copy
+            if max(info.st_mtime, info.st_ctime) > finished:
+                return False
+    return True
 
 
 def is_destroyed(manifest: Manifest) -> bool:
@@ -160,7 +194,7 @@ def _drift(manifest: Manifest) -> DriftReport:
                 tuple(join(asset.path, key) for key in changes.deleted),
             )
         )
-    return DriftReport(tuple(drifts))
+    return DriftReport(tuple(drifts), snapshot=manifest.snapshot)
 
 
 def save(project_dir: Path, dry_run: bool = False) -> Outcome:

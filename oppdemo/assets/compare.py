@@ -169,6 +169,9 @@ class DriftReport:
     assets: tuple[AssetDrift, ...]
     state: str = "demo"
     snapshot: str = ""
+    # Every drifted file is one the latest `save` recorded and left unchanged since: the save
+    # was made, and its copies were set aside (pre-commit stashes unstaged changes).
+    saved_unstaged: bool = False
 
     @property
     def in_sync(self) -> bool:
@@ -179,6 +182,7 @@ class DriftReport:
         return {
             "in_sync": self.in_sync,
             "state": self.state,
+            "saved_unstaged": self.saved_unstaged,
             "assets": [
                 {
                     "path": asset.path,

@@ -46,6 +46,13 @@ def drift_lines(
         )
     if report.in_sync:
         yield "In sync: the snapshot matches the working files.", "green", "In sync:"
+    elif _in_pre_commit():
+        # pre-commit checks what is staged: it sets unstaged changes aside while hooks run.
+        if report.saved_unstaged:
+            step = f"the last `oppdemo save` is not staged: run `git add {report.snapshot}/`"
+        else:
+            step = f"run `oppdemo save` and `git add {report.snapshot}/`"
+        yield f"Drift: {step}, then commit again.", "yellow", "Drift:"
     else:
         yield (
             "Drift: run `oppdemo save` to update the snapshot, "
@@ -53,6 +60,12 @@ def drift_lines(
             "yellow",
             "Drift:",
         )
+
+
+def _in_pre_commit() -> bool:
+    import os
+
+    return os.environ.get("PRE_COMMIT") == "1"  # set by pre-commit for its hooks since 2.5
 
 
 def state_message(report: DriftReport) -> str:
