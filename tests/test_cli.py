@@ -391,6 +391,7 @@ def test_restore_over_changes_needs_yes_without_a_terminal(project: Path) -> Non
 
 def test_restore_of_a_destroyed_project_as_destroy_left_it_never_asks(project: Path) -> None:
     assert run_cli(project, "destroy", "--yes").returncode == 0
+    assert run_cli(project, "diff").stdout.startswith("Destroyed: ")
     restored = run_cli(project, "restore")
     assert restored.returncode == 0, restored.stderr
     assert run_cli(project, "diff").stdout.startswith("= ")

@@ -502,11 +502,6 @@ def test_undo_of_destroy_clears_the_state(saved_project: Path) -> None:
     assert commands.diff(saved_project).state == "demo"
 
 
-def test_destroy_without_a_snapshot_writes_no_state(project: Path) -> None:
-    commands.destroy(project, force=True)
-    assert not (project / "demo_assets").exists()
-
-
 def test_restore_names_the_working_changes_it_would_discard(saved_project: Path) -> None:
     (saved_project / "demo_scripts/seed.py").unlink()
     assert commands.restore(saved_project, dry_run=True).discards == (), "only adds"
