@@ -313,3 +313,20 @@ def test_the_pre_commit_hook_names_the_missing_step_and_only_what_drifted(
     assert "in sync" not in unstaged.stdout
     git("add", "demo_assets/")
     assert hook().returncode == 0
+    git("commit", "-qm", "changed")
+
+    # A new file: pre-commit leaves the save's untracked copy in place, so only git knows.
+    (project / "services/storage/new.py").write_text("NEW = 1\n")
+    (project / "demo_scripts/later.py").write_text("not in this commit\n")
+    assert run_cli(project, "save").returncode == 0
+    git("add", "services/storage/new.py")
+    new = hook()
+    assert new.returncode == 1
+    assert new.stdout.splitlines() == [
+        "A services/storage/new.py",
+        "services/storage: 1 added, 0 modified, 0 deleted since the last save",
+        "Drift: the last `oppdemo save` is not staged: run `git add demo_assets/`, "
+        "then commit again.",
+    ], "demo_scripts/later.py is in neither the commit nor git: nothing is missing"
+    git("add", "demo_assets/services/")
+    assert hook().returncode == 0

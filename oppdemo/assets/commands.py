@@ -85,11 +85,13 @@ class Outcome:
         return result
 
 
-def diff(project_dir: Path) -> DriftReport:
+def diff(project_dir: Path, staged: bool = False) -> DriftReport:
     """Compare each asset's working files with its saved copy.
 
     A destroyed project, or one with no demo machinery at all, has nothing to compare: the
-    report says which (and passes the drift gate)."""
+    report says which (and passes the drift gate). With `staged` (the pre-commit hook), a
+    working file in git's index whose new snapshot copy git does not track yet counts as
+    added: the commit would hold the file without its copy."""
     manifest = load_manifest(project_dir)
     if not has_table(manifest.root) and not (manifest.root / manifest.snapshot).is_dir():
         return DriftReport((), "none", manifest.snapshot)
@@ -98,8 +100,48 @@ def diff(project_dir: Path) -> DriftReport:
     _require_defaults_fit(manifest)
     report = _drift(manifest)
     if report.in_sync:
-        return report
+        missing = _copies_not_staged(manifest) if staged else {}
+        if not missing:
+            return report
+        drifts = tuple(
+            replace(asset, added=tuple(sorted(missing.get(asset.path, ()))))
+            for asset in report.assets
+        )
+        return replace(report, assets=drifts, saved_unstaged=True)
     return replace(report, saved_unstaged=_save_set_aside(manifest, report))
+
+
+def _copies_not_staged(manifest: Manifest) -> dict[str, list[str]]:
+    """Per asset, the working files in git's index whose snapshot copy is untracked (a new
+    copy that `save` made and nobody added). Outside a git work tree, none."""
+    import subprocess
+
+    def git(*arguments: str) -> list[str]:
+        try:
+            listed = subprocess.run(
+                ["git", "--literal-pathspecs", "ls-files", "-z", *arguments],
+                cwd=manifest.root,
+                capture_output=True,
+                timeout=60,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return []
+        if listed.returncode != 0:
+            return []
+        return [path for path in os.fsdecode(listed.stdout).split("\0") if path]
+
+    counterparts: dict[str, tuple[str, str]] = {}
+    for copy in git("--others", "--exclude-standard", "--", manifest.snapshot):
+        for asset in manifest.assets:
+            saved = manifest.saved_path(asset)
+            if copy == saved or copy.startswith(f"{saved}/"):
+                counterparts[asset.path + copy[len(saved) :]] = (asset.path, copy)
+    missing: dict[str, list[str]] = {}
+    if counterparts:
+        for path in git("--", *counterparts):
+            if path in counterparts:
+                missing.setdefault(counterparts[path][0], []).append(path)
+    return missing
 
 
 def _save_set_aside(manifest: Manifest, report: DriftReport) -> bool:

@@ -49,7 +49,7 @@ def diff(
     from oppdemo.cli import plain
 
     root: Path = ctx.obj
-    report = run_core(lambda: commands.diff(root))
+    report = run_core(lambda: commands.diff(root, staged=plain.in_pre_commit()))
     if as_json:
         print_json(report.to_dict())
     elif output_format is Format.github:

@@ -27,7 +27,7 @@ def fast_diff(argv: list[str]) -> int | None:
 
     project = find_root(project)
     try:
-        report = diff(project)
+        report = diff(project, staged=plain.in_pre_commit())
     except OppdemoError:
         return None  # the full CLI words the error
     if as_json:

@@ -46,7 +46,7 @@ def drift_lines(
         )
     if report.in_sync:
         yield "In sync: the snapshot matches the working files.", "green", "In sync:"
-    elif _in_pre_commit():
+    elif in_pre_commit():
         # pre-commit checks what is staged: it sets unstaged changes aside while hooks run.
         if report.saved_unstaged:
             step = f"the last `oppdemo save` is not staged: run `git add {report.snapshot}/`"
@@ -62,7 +62,7 @@ def drift_lines(
         )
 
 
-def _in_pre_commit() -> bool:
+def in_pre_commit() -> bool:
     import os
 
     return os.environ.get("PRE_COMMIT") == "1"  # set by pre-commit for its hooks since 2.5
