@@ -563,3 +563,60 @@ def test_a_name_too_long_for_the_backups_disk_is_not_told_to_free_space(
     assert result.returncode == 1, result.stderr
     assert "longer than this disk allows" in result.stderr and "free space" not in result.stderr
     assert _bucket_objects(s3_env) == {key: b"long"}, "left in place without its copy"
+
+
+def _whole_bucket_elsewhere(
+    project: Path, s3_env: dict[str, str], spelling: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Settings for the whole bucket with its endpoint spelled as `spelling` says, and the
+    environment the command then runs in."""
+    whole = dict(s3_env)
+    if spelling == "aws-config-file":
+        # No S3_ENDPOINT_URL: botocore takes the endpoint from the AWS config file.
+        del whole["S3_ENDPOINT_URL"]
+        config = project.parent / "aws-config"
+        config.write_text(f"[default]\nendpoint_url = {s3_env['S3_ENDPOINT_URL']}\n")
+        return whole, {"AWS_CONFIG_FILE": str(config)}
+    whole["S3_ENDPOINT_URL"] = s3_env["S3_ENDPOINT_URL"] + spelling
+    return whole, {}
+
+
+@pytest.mark.parametrize("spelling", ["aws-config-file", "/.", "/./"])
+def test_migrate_refuses_a_bucket_whose_endpoint_is_spelled_otherwise(
+    project: Path, s3_env: dict[str, str], spelling: str
+) -> None:
+    client = _client(s3_env)
+    before = {"photos/a.jpg": b"a", "photos/b.jpg": b"b", "other/c.jpg": b"c"}
+    for key, body in before.items():
+        client.put_object(Bucket=s3_env["S3_BUCKET"], Key=key, Body=body)  # type: ignore[attr-defined]
+    prefix = _write_env(project / "prefix.env", {**s3_env, "S3_PREFIX": "photos"})
+    settings, env = _whole_bucket_elsewhere(project, s3_env, spelling)
+    whole = _write_env(project / "whole-bucket.env", settings)
+    result = run_cli(
+        project, "storage", "migrate", "--from", str(prefix), "--to", str(whole),
+        "--delete", "--yes", env=env,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "is inside the target" in result.stderr
+    assert f"at {s3_env['S3_ENDPOINT_URL']}" in result.stderr and "AWS" not in result.stderr
+    _no_secret(result)
+    assert _bucket_objects(s3_env) == before, "nothing deleted"
+
+
+def test_a_bucket_at_the_config_files_endpoint_is_named_by_it(
+    project: Path, s3_env: dict[str, str]
+) -> None:
+    _client(s3_env).put_object(Bucket=s3_env["S3_BUCKET"], Key="a.jpg", Body=b"a")  # type: ignore[attr-defined]
+    other = f"{s3_env['S3_BUCKET']}-other"
+    _client(s3_env).create_bucket(Bucket=other)  # type: ignore[attr-defined]
+    elsewhere = {**s3_env, "S3_BUCKET": other}
+    settings, env = _whole_bucket_elsewhere(project, elsewhere, "aws-config-file")
+    target = _write_env(project / "other.env", settings)
+    source = _write_env(project / "source.env", s3_env)
+    result = run_cli(
+        project, "storage", "migrate", "--from", str(source), "--to", str(target), env=env
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"bucket {other} at {s3_env['S3_ENDPOINT_URL']}" in result.stdout
+    assert "AWS" not in result.stdout
+    assert _bucket_objects({**s3_env, "S3_BUCKET": other}) == {"a.jpg": b"a"}
