@@ -315,25 +315,72 @@ def chromium() -> Iterator[Any]:
 def hung_endpoint() -> Iterator[str]:
     """A bucket that hangs: a TCP listener on 127.0.0.1 that accepts and never answers (as a
     stopped server's kernel would); closed after the test, which ends every wait on it."""
+    with silent_listener() as server:
+        yield server.url
+
+
+@dataclasses.dataclass
+class SilentServer:
+    """A server that never answers: `url`, and the connections it accepted so far."""
+
+    url: str
+    accepted: list[Any]
+
+
+@contextmanager
+def silent_listener(accepting: bool = True) -> Iterator[SilentServer]:
+    """A TCP listener on 127.0.0.1 that never answers. Accepting, it takes every connection
+    and never sends a byte; not accepting, its queue is full, so the kernel drops every new
+    connection attempt (a connect waits for its timeout), as a frozen server's does."""
     import socket
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    accepted: list[socket.socket] = []
+    listener.listen(64 if accepting else 0)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    server = SilentServer(url, [])
     stop = threading.Event()
+    fillers: list[socket.socket] = []
 
     def accept() -> None:
         while not stop.is_set():
             try:
-                accepted.append(listener.accept()[0])
+                server.accepted.append(listener.accept()[0])
             except OSError:
                 return
 
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    stop.set()
-    listener.close()
-    for connection in accepted:
-        connection.close()
+    if accepting:
+        threading.Thread(target=accept, daemon=True).start()
+    else:
+        # Fill the queue (a backlog of 0 holds one connection on Linux), then check that a
+        # new connection now waits rather than being refused.
+        fillers.append(socket.create_connection(listener.getsockname(), timeout=2))
+        probe = socket.socket()
+        probe.settimeout(0.5)
+        try:
+            probe.connect(listener.getsockname())
+            waits = False
+        except TimeoutError:
+            waits = True
+        except OSError:
+            waits = False
+        fillers.append(probe)
+        if not waits:
+            for sock in [*fillers, listener]:
+                sock.close()
+            pytest.skip("this system refuses connections past a full queue, never drops them")
+    try:
+        yield server
+    finally:
+        stop.set()
+        listener.close()
+        for connection in [*server.accepted, *fillers]:
+            connection.close()
+
+
+@pytest.fixture(params=["accepts", "never accepts"])
+def silent_server(request: pytest.FixtureRequest) -> Iterator[SilentServer]:
+    """A server on 127.0.0.1 that never answers: one that accepts connections, one that
+    never does."""
+    with silent_listener(request.param == "accepts") as server:
+        yield server

@@ -620,3 +620,48 @@ def test_a_bucket_at_the_config_files_endpoint_is_named_by_it(
     assert f"bucket {other} at {s3_env['S3_ENDPOINT_URL']}" in result.stdout
     assert "AWS" not in result.stdout
     assert _bucket_objects({**s3_env, "S3_BUCKET": other}) == {"a.jpg": b"a"}
+
+
+# Small waits, set through the variables: each request gives up after 2 attempts of 1 s.
+_SMALL_WAITS = {"S3_CONNECT_TIMEOUT": "1", "S3_READ_TIMEOUT": "1", "S3_MAX_ATTEMPTS": "2"}
+
+
+@pytest.mark.parametrize("command", ["ls", "get", "put", "migrate to", "migrate from", "check"])
+def test_a_server_that_never_answers_is_reported_in_bounded_time(
+    project: Path, s3_env: dict[str, str], silent_server: Any, command: str
+) -> None:
+    silent = {**s3_env, **_SMALL_WAITS, "S3_ENDPOINT_URL": silent_server.url}
+    uploads = project / "static" / "uploads"
+    uploads.mkdir(parents=True)
+    (uploads / "a.jpg").write_bytes(b"a")
+    bucket = _write_env(project / "silent.env", silent)
+    local = _write_env(project / "local.env", {"UPLOAD_DIR": str(project / "restored")})
+    arguments = {
+        "ls": ["ls"],
+        "get": ["get", "a.jpg", str(project / "a-copy.jpg")],
+        "put": ["put", str(uploads / "a.jpg"), "a.jpg"],
+        "migrate to": ["migrate", "--to", str(bucket), "--delete", "--yes"],
+        "migrate from": ["migrate", "--from", str(bucket), "--to", str(local)],
+        "check": ["check"],
+    }[command]
+    env = {} if command.startswith("migrate") else silent
+    started = time.monotonic()
+    result = run_cli(project, "storage", *arguments, timeout=90, env=env)
+    took = time.monotonic() - started
+    # 2 attempts of 1 s, a back-off under 1 s, and start-up: far below this bound.
+    assert took < 30, f"{command} took {took:.1f} s"
+    assert result.returncode == (1 if command == "check" else 2), result.stdout + result.stderr
+    _no_secret(result)
+    said = " ".join((result.stdout + result.stderr).split())
+    if command == "check":
+        assert "Check failed" in said
+        # Its own probe of the port waits 5 s; every request is bounded as any other.
+        assert not silent_server.accepted or "S3_READ_TIMEOUT" in said
+    elif silent_server.accepted:
+        # S3_MAX_ATTEMPTS counts every attempt, the first included.
+        assert len(silent_server.accepted) == 2
+        assert "did not reply within 1 s (2 attempt(s))" in said and "S3_READ_TIMEOUT" in said
+    else:
+        assert "did not accept a connection within 1 s (2 attempt(s))" in said
+        assert "S3_CONNECT_TIMEOUT" in said
+    assert not (project / "restored").exists() and not (project / "a-copy.jpg").exists()

@@ -590,7 +590,13 @@ class S3Storage(StorageInterface):
         self, action: str, what: str, missing_key: type[Exception] | None = None
     ) -> Iterator[None]:
         """Turn botocore's errors into this package's errors, naming the fix."""
-        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            ConnectTimeoutError,
+            HTTPClientError,
+            ReadTimeoutError,
+        )
         from botocore.exceptions import ConnectionError as EndpointError
 
         try:
@@ -599,6 +605,22 @@ class S3Storage(StorageInterface):
             self._raise_client_error(error, action, what, missing_key)
         except (HTTPClientError, EndpointError) as error:
             where = self.shown_endpoint or "AWS S3"
+            settings = self.settings
+            tries = f"{settings.max_attempts} attempt(s)"
+            if isinstance(error, ConnectTimeoutError):
+                raise StorageUnavailableError(
+                    f"Could not {action} {what}: S3 at {where} did not accept a connection "
+                    f"within {settings.connect_timeout:g} s ({tries}); check S3_ENDPOINT_URL "
+                    "and that the server is running (S3_CONNECT_TIMEOUT and S3_MAX_ATTEMPTS "
+                    "set how long to wait)."
+                ) from None
+            if isinstance(error, ReadTimeoutError):
+                raise StorageUnavailableError(
+                    f"Could not {action} {what}: S3 at {where} accepted the connection but did "
+                    f"not reply within {settings.read_timeout:g} s ({tries}); check that the "
+                    "server is running and not overloaded (S3_READ_TIMEOUT and S3_MAX_ATTEMPTS "
+                    "set how long to wait)."
+                ) from None
             raise StorageUnavailableError(
                 f"Could not {action} {what}: S3 at {where} did not answer "
                 f"({type(error).__name__}); check S3_ENDPOINT_URL and that the server is running."
