@@ -665,3 +665,47 @@ def test_a_server_that_never_answers_is_reported_in_bounded_time(
         assert "did not accept a connection within 1 s (2 attempt(s))" in said
         assert "S3_CONNECT_TIMEOUT" in said
     assert not (project / "restored").exists() and not (project / "a-copy.jpg").exists()
+
+
+@pytest.mark.parametrize("waiting_on", ["copies", "the target's listing"])
+def test_ctrl_c_acts_at_once_whatever_the_workers_wait_on(
+    project: Path, s3_env: dict[str, str], hanging_proxy: Any, waiting_on: str
+) -> None:
+    _photos(project / "static" / "uploads", 3)
+    _client(s3_env).put_object(Bucket=s3_env["S3_BUCKET"], Key="extra/old.jpg", Body=b"old")  # type: ignore[attr-defined]
+    # The server answers until the copies (or the listing) begin, then never again; the
+    # waits are long, so that only a run that leaves its workers behind ends in time.
+    frozen = {**s3_env, "S3_ENDPOINT_URL": hanging_proxy.url, "S3_READ_TIMEOUT": "120",
+              "S3_MAX_ATTEMPTS": "1"}  # fmt: skip
+    hanging_proxy.hang = {"PUT"} if waiting_on == "copies" else {"GET"}
+    target = _write_env(project / "frozen.env", frozen)
+    command = [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "storage",
+               "migrate", "--to", str(target), "--delete", "--yes"]  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        # The signal lands once a request is waiting on the frozen server.
+        assert hanging_proxy.hung.wait(60), process.communicate(timeout=60)
+        process.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        stdout, stderr = process.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130, stdout + stderr
+    assert took < 10, f"the Ctrl-C took {took:.1f} s to act"  # 1 s of grace, then the exit
+    assert "Traceback" not in stderr
+    if waiting_on == "copies":
+        assert "Interrupted (SIGINT) after 0 of 4 step(s): no deletion ran" in stderr
+        assert "left in flight may or may not have been done" in stderr
+    else:
+        assert stderr.strip().endswith("Interrupted before anything was changed."), stderr
+    assert _bucket_objects(s3_env) == {"extra/old.jpg": b"old"}, "nothing deleted, none half-put"

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
@@ -26,6 +26,7 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     from types import ModuleType
 
+    from oppdemo.storage import migration
     from services.storage import StorageInterface
 
 
@@ -565,13 +566,38 @@ def storage_migrate(
                 highlight=False,
             )
     if report.stopped_by is not None:
-        stopped = interrupt.Interrupted("", report.stopped_by)
-        _, errors = consoles()
-        deleted = report.count("deleted")
-        done = f"{deleted} deletion(s) ran, the rest did not" if deleted else "no deletion ran"
-        errors.print(
-            f"Interrupted ({stopped.signal_name}): {done}; run the same command again to finish.",
-            highlight=False,
-        )
-        raise typer.Exit(stopped.exit_code)
+        _interrupted_migration(report)
     raise typer.Exit(EXIT_DRIFT if report.failed or report.count("not run") else EXIT_OK)
+
+
+def _interrupted_migration(report: migration.MigrationReport) -> NoReturn:
+    """Say how far an interrupted migration went, and exit 130 (SIGINT) or 143 (SIGTERM)."""
+    import os
+
+    from oppdemo import interrupt
+    from oppdemo.storage.migration import IN_FLIGHT
+
+    stopped = interrupt.Interrupted("", report.stopped_by or 2)
+    _, errors = consoles()
+    finished = sum(1 for result in report.results if result.outcome != "not run")
+    in_flight = sum(1 for result in report.results if result.error == IN_FLIGHT)
+    deleted = report.count("deleted")
+    if not finished and not in_flight:
+        said = "before anything was changed"
+    else:
+        done = f"{deleted} deletion(s) ran, the rest did not" if deleted else "no deletion ran"
+        said = f"after {finished} of {len(report.plan.steps)} step(s): {done}"
+        if in_flight:
+            said += f"; {in_flight} left in flight may or may not have been done"
+    errors.print(
+        f"Interrupted ({stopped.signal_name}) {said}; run the same command again to finish.",
+        highlight=False,
+    )
+    if in_flight:
+        # Steps left waiting on a server that never answers must not hold the exit (Python
+        # would wait for the transfer manager's threads): all is said, nothing half-written
+        # is left that a rerun does not remove.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(stopped.exit_code)
+    raise typer.Exit(stopped.exit_code)
