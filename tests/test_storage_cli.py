@@ -709,3 +709,39 @@ def test_ctrl_c_acts_at_once_whatever_the_workers_wait_on(
     else:
         assert stderr.strip().endswith("Interrupted before anything was changed."), stderr
     assert _bucket_objects(s3_env) == {"extra/old.jpg": b"old"}, "nothing deleted, none half-put"
+
+
+def test_ctrl_c_stops_a_put_waiting_on_a_server_that_stopped_answering(
+    project: Path, s3_env: dict[str, str], hanging_proxy: Any
+) -> None:
+    photo = project / "a.jpg"
+    photo.write_bytes(b"a" * 1000)
+    frozen = {**s3_env, "S3_ENDPOINT_URL": hanging_proxy.url, "S3_READ_TIMEOUT": "120",
+              "S3_MAX_ATTEMPTS": "1", "NO_COLOR": "1"}  # fmt: skip
+    hanging_proxy.hang = {"PUT"}
+    command = [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "storage",
+               "put", str(photo), "photos/a.jpg"]  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **frozen},
+    )
+    try:
+        assert hanging_proxy.hung.wait(60), process.communicate(timeout=60)
+        process.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        stdout, stderr = process.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130, stdout + stderr
+    assert took < 10, f"the Ctrl-C took {took:.1f} s to act"
+    said = " ".join(stderr.split())
+    assert "Interrupted (SIGINT) while S3 had not answered: photos/a.jpg may or may not" in said
+    assert "Traceback" not in stderr and stdout == ""
+    assert _bucket_objects(s3_env) == {}, "the frozen server never passed it on"
