@@ -170,3 +170,12 @@ def test_waits_are_bounded_by_default_and_attempts_count_the_first() -> None:
     with pytest.raises(StorageConfigError, match="S3_READ_TIMEOUT"):
         read_settings({"STORAGE_TYPE": "s3", "S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "b",
                        "S3_BUCKET": "c", "S3_READ_TIMEOUT": "inf"})  # fmt: skip
+
+
+def test_a_profile_botocore_cannot_find_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.storage import S3Storage
+    from services.storage.config import S3Settings
+
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    with pytest.raises(StorageConfigError, match="no-such-profile.*AWS_PROFILE"):
+        S3Storage(S3Settings(bucket="b", access_key="a", secret_key="s"))

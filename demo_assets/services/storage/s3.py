@@ -198,7 +198,7 @@ class S3Storage(StorageInterface):
         # Since botocore 1.36 every upload carries a CRC checksum by default, which several
         # S3-compatible services reject; ask for checksums only where the API requires them.
         checksums = "when_required" if self.endpoint_url else "when_supported"
-        with _SESSION_LOCK:
+        with _SESSION_LOCK, self._client_settings():
             return _session(botocore.session).create_client(
                 "s3",
                 region_name=settings.region,
@@ -221,6 +221,21 @@ class S3Storage(StorageInterface):
                     response_checksum_validation=checksums,
                 ),
             )
+
+    @contextmanager
+    def _client_settings(self) -> Iterator[None]:
+        """botocore's refusal of its own settings (a profile that does not exist, a config
+        file it cannot parse, a bad region) as one sentence naming them."""
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            yield
+        except (BotoCoreError, ValueError) as error:
+            raise StorageConfigError(
+                f"botocore cannot make an S3 client from these settings ({error}): check "
+                "S3_REGION and S3_ENDPOINT_URL, and AWS_PROFILE, AWS_CONFIG_FILE and "
+                "AWS_ENDPOINT_URL in the environment."
+            ) from None
 
     @property
     def shown_endpoint(self) -> str | None:
