@@ -509,49 +509,59 @@ def _run_steps(
     """Run steps `concurrency` at a time, starting none once stopped (those are "not run").
 
     Steps are handed out one by one as others finish, never queued all at once: a queue
-    would have to be drained on a signal, and a stop must take effect at once. Each step runs
-    in a daemon thread, never joined once stopped: a step blocked on a silent server is given
-    `STOP_GRACE` seconds, then reported as not run and left behind (its process ends soon).
+    would have to be drained on a signal, and a stop must take effect at once. Steps run in
+    (at most `concurrency`) daemon threads, never joined once stopped: a step blocked on a
+    silent server is given `STOP_GRACE` seconds, then reported as not run and left behind
+    (its process ends soon).
     """
     pending = iter(steps)
+    inbox: queue.Queue[tuple[int, Step] | None] = queue.Queue()
     finished: queue.Queue[tuple[int, StepResult | BaseException]] = queue.Queue()
     running: dict[int, Step] = {}
     limit = max(1, concurrency)
+    workers = 0
     deadline: float | None = None
 
-    def work(number: int, step: Step) -> None:
-        try:
-            finished.put((number, carry_out(step)))
-        except BaseException as error:  # a bug: raised again in the calling thread
-            finished.put((number, error))
+    def work() -> None:
+        while (item := inbox.get()) is not None:
+            number, step = item
+            try:
+                finished.put((number, carry_out(step)))
+            except BaseException as error:  # a bug: raised again in the calling thread
+                finished.put((number, error))
 
     started = 0
-    while True:
-        while not is_stopped() and len(running) < limit:
-            step = next(pending, None)
-            if step is None:
+    try:
+        while True:
+            while not is_stopped() and len(running) < limit:
+                step = next(pending, None)
+                if step is None:
+                    break
+                started += 1
+                running[started] = step
+                if workers < len(running):  # never more workers than steps at once
+                    workers += 1
+                    threading.Thread(target=work, name=f"migrate-{workers}", daemon=True).start()
+                inbox.put((started, step))
+            if not running:
                 break
-            started += 1
-            running[started] = step
-            threading.Thread(
-                target=work, args=(started, step), name=f"migrate-{started}", daemon=True
-            ).start()
-        if not running:
-            break
-        if is_stopped() and deadline is None:
-            deadline = time.monotonic() + STOP_GRACE
-        if deadline is not None and time.monotonic() >= deadline:
-            for step in running.values():
-                yield StepResult(step, "not run", IN_FLIGHT)
-            running.clear()
-            break
-        try:
-            done, outcome = finished.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        del running[done]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        yield outcome
+            if is_stopped() and deadline is None:
+                deadline = time.monotonic() + STOP_GRACE
+            if deadline is not None and time.monotonic() >= deadline:
+                for step in running.values():
+                    yield StepResult(step, "not run", IN_FLIGHT)
+                running.clear()
+                break
+            try:
+                done, outcome = finished.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            del running[done]
+            if isinstance(outcome, BaseException):
+                raise outcome
+            yield outcome
+    finally:
+        for _ in range(workers):
+            inbox.put(None)  # each idle worker ends; one left in flight, after its step
     for step in pending:
         yield StepResult(step, "not run", "interrupted")
