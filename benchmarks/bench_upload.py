@@ -28,11 +28,17 @@ from servers import free_port, start_moto, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS, PHOTOS, SIZE = 20, 200, 200 * 1024
+# The operator, as an API client signs in: nobody is trusted by address.
+PASSWORD = "bench-operator-password"
+OPERATOR = {"Authorization": f"Bearer {PASSWORD}"}
 
 
 def start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command,
+        env={**os.environ, "DEMO_PASSWORD": PASSWORD, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     wait_for_port(port, process)
     return process
@@ -77,7 +83,7 @@ def load(origin: str, direct: bool = False) -> tuple[float, list[float], int, in
         to_app[index] += len(body)
         answer = pool.request(
             "POST", f"{origin}/upload", body=body,
-            headers={"Accept": "application/json", "Content-Type": content_type},
+            headers={"Accept": "application/json", "Content-Type": content_type, **OPERATOR},
         )  # fmt: skip
         assert answer.status == 200, answer.data[:200]
         saved = answer.json()["saved"]
@@ -89,7 +95,8 @@ def load(origin: str, direct: bool = False) -> tuple[float, list[float], int, in
         to_app[index] += len(body)
         answer = pool.request(
             "POST", f"{origin}{path}", body=body,
-            headers={"Accept": "application/json", "Content-Type": "application/json"},
+            headers={"Accept": "application/json", "Content-Type": "application/json",
+                     **OPERATOR},
         )  # fmt: skip
         assert answer.status == 200, answer.data[:200]
         return answer.json()  # type: ignore[no-any-return]

@@ -1,42 +1,33 @@
-"""Who may change things, from where: sign-in, sessions, CSRF, Host and security headers.
+"""What every request passes: the Host check, CSRF, the operator check before a large body,
+and the security headers.
 
-Viewing is open. Uploading, deleting and the admin page need an operator: a request from a
-loopback client with no forwarding headers to a server bound to loopback (a laptop), a
-bearer token equal to `DEMO_PASSWORD` (API clients), a signed session cookie (a browser that
-signed in), or anyone under `serve --open`. A browser's POST or DELETE must come from the
-page's own origin (Django's and Jupyter's rules are the model).
+Viewing is open. Uploading, deleting and the admin page need an operator (signin.py: a
+session, a bearer token equal to `DEMO_PASSWORD`, or anyone under `serve --open`; never an
+address). A browser's POST or DELETE must come from the page's own origin (Django's and
+Jupyter's rules are the model).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import html
 import ipaddress
 import json
 import re
-import time
-from collections import deque
-from collections.abc import Mapping
-from threading import Lock
 from urllib.parse import urlsplit
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .settings import DemoSettings
+from .signin import Access
 
 NO_PASSWORD = (
-    "Changes need a signed-in operator, and this server has no DEMO_PASSWORD: set "
-    "DEMO_PASSWORD (and DEMO_SECRET_KEY, shared by every instance) where the app runs, or run "
-    "it on your own machine (`oppdemo serve` on 127.0.0.1 needs no password)."
+    "Changes need a signed-in operator, and this server has no DEMO_PASSWORD: open the "
+    "one-time sign-in link `oppdemo serve` printed when it started (restart it for a new one), "
+    "or set DEMO_PASSWORD (and DEMO_SECRET_KEY, shared by every instance) where the app runs."
 )
-SESSION_COOKIE = "oppdemo_session"
-SESSION_SECONDS = 12 * 3600
-SIGN_IN_TRIES = 5
-SIGN_IN_TRIES_ALL = 30
-SIGN_IN_WINDOW = 60.0
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 _CHANGING = {"POST", "DELETE", "PUT", "PATCH"}
 # Routes whose body can be large: the operator check runs before the body is read.
@@ -52,126 +43,6 @@ def is_loopback(address: str | None) -> bool:
         return ipaddress.ip_address(address.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def _forwarded(headers: Mapping[str, str]) -> bool:
-    return "x-forwarded-for" in headers or "forwarded" in headers
-
-
-def trusted_local(scope: Scope, bind_host: str | None = None) -> bool:
-    """A loopback client, talking directly (no proxy) to a server bound to loopback: a server
-    listening on every address (0.0.0.0) trusts no one, even on its loopback address, where
-    a local forwarder (ssh -R, socat, a proxy adding no X-Forwarded-For) may bring anyone."""
-    if bind_host is not None and not is_loopback(bind_host):
-        return False
-    server = scope.get("server") or (None, None)
-    client = scope.get("client") or (None, None)
-    headers = Headers(scope=scope)
-    return is_loopback(server[0]) and is_loopback(client[0]) and not _forwarded(headers)
-
-
-class Sessions:
-    """Signed, expiring operator sessions: `<expiry>.<hmac>`; any instance with the same key
-    accepts them."""
-
-    def __init__(self, secret_key: str) -> None:
-        self._key = hashlib.sha256(secret_key.encode()).digest()
-
-    def issue(self, now: float | None = None) -> str:
-        expires = int((now or time.time()) + SESSION_SECONDS)
-        return f"{expires}.{self._sign(expires)}"
-
-    def valid(self, token: str | None, now: float | None = None) -> bool:
-        if not token or token.count(".") != 1:
-            return False
-        expires, signature = token.split(".")
-        if not signature.isascii():  # compare_digest takes ASCII strings only
-            return False
-        # isdigit() alone takes '²' and 5,000-digit numbers, which int() refuses.
-        if not (expires.isascii() and expires.isdigit() and len(expires) <= 12):
-            return False
-        if int(expires) < (now or time.time()):
-            return False
-        return hmac.compare_digest(signature, self._sign(int(expires)))
-
-    def _sign(self, expires: int) -> str:
-        return hmac.new(self._key, f"operator:{expires}".encode(), hashlib.sha256).hexdigest()
-
-
-class SignInLimiter:
-    """At most `SIGN_IN_TRIES` sign-ins per client per minute, and `SIGN_IN_TRIES_ALL` for all
-    clients together: a client address can be spoofed where every proxy is trusted
-    (`FORWARDED_ALLOW_IPS='*'`), so the total bounds guessing whatever the addresses. Counted
-    in this process."""
-
-    def __init__(self) -> None:
-        self._tries: dict[str, deque[float]] = {}
-        self._all: deque[float] = deque()
-        self._lock = Lock()
-
-    def retry_after(self, client: str, now: float | None = None) -> int:
-        """0 if this try may go ahead (and count it), else the seconds to wait."""
-        return self._check(client, now, count=True)
-
-    def waiting(self, client: str, now: float | None = None) -> int:
-        """The seconds `client` must wait before its next try (0: none); counts nothing."""
-        return self._check(client, now, count=False)
-
-    def _check(self, client: str, now: float | None, count: bool) -> int:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            self._forget(now)
-            tries = self._tries.setdefault(client, deque())
-            for window, limit in ((tries, SIGN_IN_TRIES), (self._all, SIGN_IN_TRIES_ALL)):
-                if len(window) >= limit:
-                    return max(1, int(SIGN_IN_WINDOW - (now - window[0])) + 1)
-            if count:
-                tries.append(now)
-                self._all.append(now)
-            return 0
-
-    def _forget(self, now: float) -> None:
-        """Drop tries older than the window, and clients with none left (a bounded table)."""
-        for window in (*self._tries.values(), self._all):
-            while window and now - window[0] >= SIGN_IN_WINDOW:
-                window.popleft()
-        for client in [client for client, window in self._tries.items() if not window]:
-            del self._tries[client]
-
-
-class Access:
-    """Decides whether a request comes from an operator."""
-
-    def __init__(self, settings: DemoSettings) -> None:
-        self.settings = settings
-        self.sessions = Sessions(settings.secret_key)
-        # Every password check counts: the sign-in form's and a bearer token's.
-        self.limiter = SignInLimiter()
-
-    def password_matches(self, given: str) -> bool:
-        password = self.settings.password
-        return password is not None and hmac.compare_digest(given.encode(), password.encode())
-
-    def bearer(self, headers: Mapping[str, str]) -> str | None:
-        value = headers.get("authorization", "")
-        scheme, _, token = value.partition(" ")
-        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-    def is_operator(self, scope: Scope, cookies: Mapping[str, str]) -> bool:
-        if self.settings.open_access or trusted_local(scope, self.settings.bind_host):
-            return True
-        token = self.bearer(Headers(scope=scope))
-        if token is not None:
-            # A wrong token is a sign-in try: limited as the form is. While a client waits,
-            # no token is even compared, so a right guess then tells nothing.
-            client = str((scope.get("client") or ("?",))[0])
-            if self.limiter.waiting(client):
-                return False
-            if self.password_matches(token):
-                return True
-            self.limiter.retry_after(client)
-            return False
-        return self.sessions.valid(cookies.get(SESSION_COOKIE))
 
 
 def own_origin(scope: Scope) -> str:
@@ -227,12 +98,14 @@ class SecurityMiddleware:
         self,
         app: ASGIApp,
         settings: DemoSettings,
+        access: Access,
         image_origins: tuple[str, ...],
         connect_origins: tuple[str, ...] = (),
     ):
         self.app = app
         self.settings = settings
-        self.access = Access(settings)
+        # The app's own: one limiter for the routes' sign-ins and this check's bearer tokens.
+        self.access = access
         images = " ".join(("'self'", "data:", *image_origins))
         connect = " ".join(("'self'", *connect_origins))
         self.headers = [
@@ -261,10 +134,11 @@ class SecurityMiddleware:
             return
         if scope["method"] == "POST" and scope["path"] in _LARGE_BODIES:
             cookies = cookie_parser(Headers(scope=scope).get("cookie", ""))
-            if not self.access.is_operator(scope, cookies):
+            verdict = await run_in_threadpool(self.access.check, scope, cookies)
+            if not verdict:
                 # Refused before the body is read: no one else makes the server take in
                 # (and spool to disk) a hundred megabytes of upload.
-                await self._not_operator(scope, send)
+                await self._not_operator(scope, send, verdict.retry_after)
                 return
 
         async def with_headers(message: Message) -> None:
@@ -275,9 +149,13 @@ class SecurityMiddleware:
 
         await self.app(scope, receive, with_headers)
 
-    async def _not_operator(self, scope: Scope, send: Send) -> None:
-        """As the routes answer someone who is not an operator: 401 for an API client, the
-        sign-in page for a browser, or (no password set) a page naming the variable to set."""
+    async def _not_operator(self, scope: Scope, send: Send, retry_after: int = 0) -> None:
+        """As the routes answer someone who is not an operator: 429 for a limited client, 401
+        for an API client, the sign-in page for a browser, or (no password) how to sign in."""
+        if retry_after:
+            reason = f"too many wrong sign-in tries: wait {retry_after} s"
+            await self._refuse(send, 429, reason, [(b"retry-after", str(retry_after).encode())])
+            return
         headers = Headers(scope=scope)
         has_password = self.settings.password is not None
         if "application/json" in headers.get("accept", "") or "authorization" in headers:

@@ -11,6 +11,10 @@ import signal
 import sys
 from types import FrameType
 
+from oppdemo.pause import pause_point
+
+pause_point("import")  # a test's Ctrl-C while the program loads: oppdemo.py catches it
+
 
 class _CtrlC(BaseException):
     """Ctrl-C, as an exception Click does not turn into "Aborted!" and exit 1."""
@@ -27,9 +31,7 @@ def main() -> None:
         from oppdemo.cli.streams import guard_streams
 
         guard_streams()
-        from oppdemo import pause
-
-        pause.reached("start")
+        pause_point("start")
         from oppdemo.cli.fast import fast_diff
 
         code = fast_diff(sys.argv[1:])

@@ -72,31 +72,3 @@ def interrupted_message() -> str:
         f"Interrupted after the files were changed (backup {backup}): "
         f"`oppdemo undo {backup}` puts them back."
     )
-
-
-# A test-only pause: OPPDEMO_TEST_PAUSE="<point>@<n>" makes the n-th arrival at `<point>`
-# create the file OPPDEMO_TEST_PAUSE_FILE and wait until it is removed. A signal or kill test
-# then lands its signal at a known point, never after a guessed delay.
-_ARRIVALS: dict[str, int] = {}
-_ARRIVALS_LOCK = threading.Lock()
-
-
-def pause_point(point: str) -> None:
-    """Wait here when a test asked to (see above); a no-op otherwise."""
-    import os
-
-    wanted = os.environ.get("OPPDEMO_TEST_PAUSE")
-    if not wanted or not wanted.startswith(f"{point}@"):
-        return
-    with _ARRIVALS_LOCK:
-        _ARRIVALS[point] = arrival = _ARRIVALS.get(point, 0) + 1
-    if str(arrival) != wanted.rpartition("@")[2]:
-        return
-    import time
-
-    marker = os.environ["OPPDEMO_TEST_PAUSE_FILE"]
-    with open(marker, "w") as stream:
-        stream.write(str(os.getpid()))
-    deadline = time.monotonic() + 120  # a test that never lets go does not hang forever
-    while os.path.exists(marker) and time.monotonic() < deadline:
-        time.sleep(0.01)

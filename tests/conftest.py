@@ -108,26 +108,25 @@ def storage_project(tmp_path: Path) -> Path:
 def bucket(moto_endpoint: str) -> str:
     """A new, empty bucket on the moto server."""
     name = f"test-{uuid.uuid4().hex[:12]}"
-    client = boto3.client(
+    s3_client(moto_endpoint).create_bucket(Bucket=name)
+    return name
+
+
+def s3_client(endpoint: str, **options: Any) -> Any:
+    """A boto3 client of the S3 server at `endpoint`, with the test keys."""
+    return boto3.client(
         "s3",
-        endpoint_url=moto_endpoint,
+        endpoint_url=endpoint,
         aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key=SECRET_KEY,
         region_name="us-east-1",
+        **options,
     )
-    client.create_bucket(Bucket=name)
-    return name
 
 
 def make_bucket_public(env: dict[str, str]) -> None:
     """Let anyone read the bucket's objects, as a bucket that serves public uploads does."""
-    client = boto3.client(
-        "s3",
-        endpoint_url=env["S3_ENDPOINT_URL"],
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1",
-    )
+    client = s3_client(env["S3_ENDPOINT_URL"])
     # The policy `storage check` recommends: these tests show that it works.
     policy = public_read_policy(env["S3_BUCKET"])
     client.put_bucket_policy(Bucket=env["S3_BUCKET"], Policy=json.dumps(policy))
@@ -279,6 +278,7 @@ def mounted_tmpfs(folder: Path, options: str, why: str = "") -> Iterator[Path]:
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
+    "--disable-quic",
     "--no-first-run",
     "--disable-background-networking",
     "--disable-component-update",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -254,8 +256,6 @@ def make_fastopp_current(root: Path) -> Path:
 
 def make_demo_project(root: Path) -> Path:
     """A copy of this project's demo code and manifest (the upload demo and its base included)."""
-    import shutil
-
     project = root / "app"
     project.mkdir()
     shutil.copy(PROJECT_ROOT / "pyproject.toml", project)
@@ -266,57 +266,96 @@ def make_demo_project(root: Path) -> Path:
     return project
 
 
-def pause_at(folder: Path, point: str, count: int) -> tuple[dict[str, str], Path]:
-    """The environment that makes an oppdemo process pause the `count`-th time it reaches
-    `point` (see oppdemo/pause.py), and the file whose appearance says it has paused."""
-    flag = folder / f"paused-{point.replace(' ', '-')}-{count}"
-    flag.unlink(missing_ok=True)
-    env = {"OPPDEMO_TEST_PAUSE": f"{point}:{count}", "OPPDEMO_TEST_PAUSE_FILE": str(flag)}
-    return env, flag
+@dataclass
+class Paused:
+    """An oppdemo process stopped at a test-only pause point, and the files its output goes to."""
+
+    process: subprocess.Popen[bytes]
+    flag: Path
+    stdout: Path
+    stderr: Path
+
+    def finish(
+        self, signum: int | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        """Send `signum` (if any) where the process stands, let it go on, and wait for its end.
+
+        The signal is sent before the pause ends, so it lands at the pause point itself."""
+        # A helper it forked (the engine's, on Linux) dies with it: wait for that too, so
+        # nothing the command started still writes while the test looks.
+        helpers = _children(self.process.pid)
+        if signum is not None:
+            self.process.send_signal(signum)
+        self.flag.unlink(missing_ok=True)
+        try:
+            self.process.wait(timeout)
+        finally:
+            self.process.kill()  # a no-op once it has ended
+        _wait_until_gone(helpers, timeout)
+        stdout, stderr = self.stdout.read_text(), self.stderr.read_text()
+        shutil.rmtree(self.flag.parent, ignore_errors=True)
+        return subprocess.CompletedProcess(
+            self.process.args, self.process.returncode, stdout, stderr
+        )
 
 
-def wait_for_pause(flag: Path, process: subprocess.Popen[Any], timeout: float = 120) -> bool:
-    """Wait until `process` pauses (True) or ends without reaching the point (False)."""
-    import time
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (Linux), or None once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
 
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    """The processes `pid` has started, with their start times (Linux: elsewhere oppdemo
+    never forks, and there is no /proc to ask)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        fields = _stat(int(entry.name))
+        if fields is not None and int(fields[1]) == pid:
+            found.append((int(entry.name), fields[19]))
+    return found
+
+
+def _wait_until_gone(children: list[tuple[int, str]], timeout: float) -> None:
+    """Wait until each process has ended: gone, a zombie, or its pid taken by a newer one."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if flag.exists():
-            return True
-        if process.poll() is not None:
-            return flag.exists()
-        time.sleep(0.002)
-    raise AssertionError(f"the process neither paused at {flag.name} nor ended")
+    for pid, started in children:
+        while (fields := _stat(pid)) is not None and fields[19] == started and fields[0] != "Z":
+            assert time.monotonic() < deadline, f"process {pid} outlived the command that forked it"
+            time.sleep(0.002)
 
 
 def start_paused(
     project: Path, point: str, *arguments: str, env: dict[str, str] | None = None
-) -> tuple[subprocess.Popen[str], Path, Path]:
-    """Start `python oppdemo.py -C project ...` and wait until it stops at the test-only
-    pause `point` ("name@n", see oppdemo.interrupt.pause_point). Returns the process, the
-    pause file (remove it to let the process go on) and the file its stdout goes to."""
-    import time
+) -> Paused:
+    """Start `python oppdemo.py -C project ...` and wait until it stops at the test-only pause
+    `point` ("name@n": the n-th pass of `pause_point("name")`, see oppdemo/pause.py).
 
-    marker = Path(tempfile.mkdtemp()) / "paused"
-    output = marker.with_name("stdout")
-    process = subprocess.Popen(
-        [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), *arguments],
-        stdout=output.open("w"),
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env={
-            **os.environ,
-            "NO_COLOR": "1",
-            "OPPDEMO_TEST_PAUSE": point,
-            "OPPDEMO_TEST_PAUSE_FILE": str(marker),
-            **(env or {}),
-        },
-    )
-    deadline = time.monotonic() + 60
-    while not marker.exists():
+    Its output goes to files, never a pipe that could fill while it waits."""
+    folder = Path(tempfile.mkdtemp(prefix="oppdemo-pause-"))
+    flag, stdout, stderr = folder / "paused", folder / "stdout", folder / "stderr"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(
+            [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), *arguments],
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            env={
+                **os.environ,
+                "NO_COLOR": "1",
+                "OPPDEMO_TEST_PAUSE": f"{point}:{flag}",
+                **(env or {}),
+            },
+        )
+    paused = Paused(process, flag, stdout, stderr)
+    deadline = time.monotonic() + 120
+    while not flag.exists():
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError(f"never reached {point}: {process.communicate()[1]}")
-        time.sleep(0.01)
-    return process, marker, output
+            process.kill()  # a no-op once it has ended
+            ended = paused.finish()
+            said = (ended.stdout + ended.stderr)[-2000:]
+            raise AssertionError(f"never paused at {point} (exit {ended.returncode}): {said}")
+        time.sleep(0.002)
+    return paused

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -22,42 +21,12 @@ from .projects import PROJECT_ROOT, make_demo_project
 # Set to keep the gallery's screenshots there (the README's picture comes from this test).
 _SHOTS = os.environ.get("OPPDEMO_SCREENSHOTS")
 SCREENSHOTS = Path(_SHOTS) if _SHOTS else None
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
-def _chromium() -> str | None:
-    """Debian's chromium (what .ci/run installs), or None for Playwright's own browser."""
-    candidates = (os.environ.get("OPPDEMO_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"))
-    for candidate in candidates:
-        if candidate and Path(candidate).exists():
-            return candidate
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import Error, sync_playwright
-
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(
-                executable_path=_chromium(), headless=True, args=CHROMIUM_FLAGS
-            )
-        except Error as error:
-            pytest.skip(
-                "no Chromium to drive: install Debian's chromium (as .ci/run does) or run "
-                f"`playwright install chromium` ({str(error).splitlines()[0]})"
-            )
-        yield browser
-        browser.close()
+@pytest.fixture
+def browser(chromium: Any) -> Any:
+    """The suite's headless Chromium (see conftest.py)."""
+    return chromium
 
 
 def _jpeg(path: Path, colour: str) -> Path:
@@ -74,11 +43,14 @@ def serve(tmp_path: Path) -> Iterator[object]:
 
     def start(project: Path, env: dict[str, str]) -> str:
         port = free_port()
+        # What serve prints (the sign-in link among it), for `_sign_in_link`.
+        log = (tmp_path / f"serve-{port}.log").open("wb")
         process = subprocess.Popen(
             [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "serve",
              "--port", str(port)],
-            env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
+        log.close()
         processes.append(process)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -96,6 +68,16 @@ def serve(tmp_path: Path) -> Iterator[object]:
         process.wait(timeout=10)
 
 
+def _sign_in_link(tmp_path: Path, origin: str) -> str:
+    """The one-time sign-in link the server at `origin` printed when it started."""
+    import re
+
+    port = origin.rpartition(":")[2]
+    printed = (tmp_path / f"serve-{port}.log").read_text()
+    (link,) = re.findall(r"http://\S+/signin\?token=\S+", printed)
+    return link
+
+
 @pytest.mark.parametrize("backend", ["filesystem", "s3"])
 def test_upload_show_and_delete_a_photo_in_a_real_browser(
     browser: object, serve: object, tmp_path: Path, backend: str, request: pytest.FixtureRequest
@@ -110,10 +92,14 @@ def test_upload_show_and_delete_a_photo_in_a_real_browser(
     page = browser.new_page()  # type: ignore[attr-defined]
     try:
         page.goto(origin)
+        assert page.locator("input[type=file]").count() == 0, "a local browser is no one special"
+        # The link serve printed: the one click that signs the local developer in.
+        page.goto(_sign_in_link(tmp_path, origin))
+        assert page.url.rstrip("/") == origin
         assert backend in page.locator("#backend").inner_text()
         page.set_input_files("input[type=file]", str(photo))
         with page.expect_navigation():
-            page.click("button[type=submit]")
+            page.click("form.upload button[type=submit]")
         assert "Saved: holiday.jpg" in page.locator("#saved").inner_text()
         image = page.locator("figure img[alt^='uploads/']")
         assert image.count() == 1
@@ -134,6 +120,10 @@ def test_upload_show_and_delete_a_photo_in_a_real_browser(
         page.wait_for_selector("figure img[alt^='uploads/']", state="detached", timeout=10_000)
         page.reload()
         assert page.locator("figure img[alt^='uploads/']").count() == 0
+        other = browser.new_page()  # type: ignore[attr-defined]
+        other.goto(_sign_in_link(tmp_path, origin))
+        assert "used already" in other.locator("#refused").inner_text(), "good once"
+        other.close()
     finally:
         page.close()
 
@@ -205,8 +195,8 @@ def test_sign_in_upload_a_phone_photo_and_refuse_another_site(
     project = make_demo_project(tmp_path)
     secrets = {"DEMO_PASSWORD": "pw-for-the-test", "DEMO_SECRET_KEY": "s" * 32}
     origin = serve(project, secrets)  # type: ignore[operator]
-    # As if behind a proxy: the app then trusts no one who has not signed in.
-    context = browser.new_context(extra_http_headers={"X-Forwarded-For": "198.51.100.7"})  # type: ignore[attr-defined]
+    assert "signin?token=" not in (tmp_path / f"serve-{origin.rpartition(':')[2]}.log").read_text()
+    context = browser.new_context()  # type: ignore[attr-defined]
     page = context.new_page()
     try:
         page.goto(origin)
@@ -244,6 +234,13 @@ def test_sign_in_upload_a_phone_photo_and_refuse_another_site(
         assert "CSRF" in page.content() or "refused" in page.content()
         page.goto(origin)
         assert page.locator("figure img[alt^='uploads/']").count() == 1, "nothing was added"
+        (cookie,) = [c for c in context.cookies() if c["name"] == "oppdemo_session"]
+        with page.expect_navigation():
+            page.click("nav form button[type=submit]")
+        assert page.locator("#signin").count() == 1
+        context.add_cookies([cookie])
+        page.goto(origin + "/admin")
+        assert page.url.endswith("/signin"), "the old cookie is refused after sign-out"
     finally:
         context.close()
 
@@ -280,7 +277,7 @@ def test_a_20_mb_photo_goes_straight_to_the_bucket_past_a_5_mb_app_limit(
     requests: list[Any] = []
     page.on("request", lambda request: requests.append(request))
     try:
-        page.goto(origin)
+        page.goto(_sign_in_link(tmp_path, origin))
         assert page.locator("form.upload").get_attribute("data-direct") == "true"
         page.set_input_files("input[type=file]", str(photo))
         with page.expect_navigation(url=lambda url: "saved=" in url, timeout=120_000):

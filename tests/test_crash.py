@@ -6,19 +6,9 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
-from .projects import (
-    PROJECT_ROOT,
-    capture,
-    make_project,
-    pause_at,
-    posix_only,
-    run_cli,
-    wait_for_pause,
-)
+from .projects import capture, make_project, posix_only, run_cli, start_paused
 
 KILL_POINTS = 24
 
@@ -38,15 +28,6 @@ def _build(project: Path) -> None:
         (scripts / f"group{index % 40:02d}" / f"file{index:05d}.txt").unlink()
     for index in range(500):
         (scripts / f"group{index % 40:02d}" / f"new{index:05d}.txt").write_text("new\n")
-
-
-def _start_restore(project: Path, pause: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "restore"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **pause},
-    )
 
 
 def _operations(project: Path) -> int:
@@ -75,9 +56,7 @@ def test_killed_restore_is_completed_by_rerun_or_reversed_by_undo(tmp_path: Path
 
     operations = _operations(project)
     assert operations >= 1_500
-    process = _start_restore(project, {})
-    process.wait()
-    assert process.returncode == 0
+    assert run_cli(project, "restore").returncode == 0
     assert _working(project) == saved
 
     interrupted_midway = 0
@@ -89,12 +68,7 @@ def test_killed_restore_is_completed_by_rerun_or_reversed_by_undo(tmp_path: Path
         # complete and nothing is changed yet). On Linux a forked helper does the second half
         # of the writes meanwhile, so the command's own process does at least half of them.
         count = 1 + (operations // 2) * point // KILL_POINTS
-        pause, paused = pause_at(tmp_path, "operation", count)
-        process = _start_restore(project, pause)
-        assert wait_for_pause(paused, process), "the restore paused before the operation"
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        paused.unlink()
+        start_paused(project, f"operation@{count}", "restore").finish(signal.SIGKILL)
         state = _working(project)
         if state not in (edited, saved):
             interrupted_midway += 1

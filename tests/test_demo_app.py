@@ -140,9 +140,10 @@ def test_the_limit_follows_the_setting(storage: StorageInterface) -> None:
 def test_a_browser_form_is_redirected_and_the_name_is_shown_escaped(
     storage: StorageInterface,
 ) -> None:
-    # A browser on the operator's own machine: trusted, no token, a form post.
+    # A browser that signed in (a session cookie, no token), a form post.
     app = create_app(storage, settings())
     client = TestClient(app, base_url="http://127.0.0.1:8000", client=("127.0.0.1", 5000))
+    assert client.post("/signin", data={"password": PASSWORD}).status_code == 200
     name = "<img src=x onerror=alert(1)>.jpg"
     answer = client.post(
         "/upload",

@@ -15,6 +15,7 @@ from demo_app import create_app
 from services.storage import FilesystemStorage, StorageInterface
 
 from .conftest import make_bucket_public, make_s3_storage
+from .test_browser import serve  # noqa: F401 - a fixture
 from .test_demo_app import OPERATOR, image, settings
 
 JSON = {"Accept": "application/json", **OPERATOR}
@@ -335,3 +336,82 @@ def test_a_confirmed_id_cannot_be_posted_and_confirmed_again(
     assert again.status_code == 422 and "already confirmed" in again.json()["error"]
     assert bucket_storage.get_file(first["key"]) == stored
     assert bucket_storage.list_files("incoming/") == []
+
+
+# In Chromium, against LocalStack (which answers preflights only as the bucket's CORS rules
+# say), with photos served from another origin than the one uploads are posted to
+
+
+def test_chromium_uploads_to_localstack_with_a_cdn(
+    chromium: Any,
+    serve: Any,  # noqa: F811
+    tmp_path: Path,
+    localstack_endpoint: str,
+) -> None:
+    import io
+    import json
+    import shlex
+    import uuid
+
+    import boto3
+    from PIL import Image
+
+    from .projects import make_demo_project, run_cli
+
+    bucket = f"cdn-{uuid.uuid4().hex[:8]}"
+    client = boto3.client("s3", endpoint_url=localstack_endpoint, aws_access_key_id="test",
+                          aws_secret_access_key="test", region_name="us-east-1")  # fmt: skip
+    client.create_bucket(Bucket=bucket)
+    # The "CDN": the same server by another name, so another origin than the POST's.
+    cdn = f"{localstack_endpoint.replace('127.0.0.1', 'localhost')}/{bucket}"
+    env = {"STORAGE_TYPE": "s3", "S3_ACCESS_KEY": "test", "S3_SECRET_KEY": "test",
+           "S3_BUCKET": bucket, "S3_ENDPOINT_URL": localstack_endpoint, "S3_CDN_URL": cdn,
+           "DEMO_PASSWORD": "pw-for-the-test", "DEMO_SECRET_KEY": "s" * 32}  # fmt: skip
+    project = make_demo_project(tmp_path)
+    origin = serve(project, env)
+    photo = tmp_path / "holiday.jpg"
+    Image.new("RGB", (120, 90), "orange").save(photo, "JPEG")
+
+    context = chromium.new_context()
+    page = context.new_page()
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)  # fmt: skip
+
+    def upload() -> str:
+        page.goto(f"{origin}/")
+        page.set_input_files("input[type=file]", str(photo))
+        with page.expect_navigation(url=lambda url: "saved=" in url or "rejected=" in url):
+            page.click("form.upload button[type=submit]")
+        return str(page.content())
+
+    try:
+        page.goto(f"{origin}/signin")
+        page.fill("input[name=password]", "pw-for-the-test")
+        with page.expect_navigation():
+            page.click("button[type=submit]")
+        # No CORS rule yet: the bucket refuses the browser, and the page says where to look.
+        assert "check its CORS rules" in upload()
+        check = run_cli(project, "storage", "check", "--origin", origin, "--json", env=env)
+        steps = {step["name"]: step for step in json.loads(check.stdout)["steps"]}
+        detail = steps["CORS allows uploads"]["detail"]
+        assert steps["CORS allows uploads"]["ok"] is False and localstack_endpoint in detail
+        command = shlex.split(detail[detail.index("aws s3api put-bucket-cors") :])
+        rules = json.loads(command[command.index("--cors-configuration") + 1])
+        client.put_bucket_cors(Bucket=bucket, CORSConfiguration=rules)
+
+        assert "Saved: holiday.jpg" in upload()
+        thumb = page.locator("figure img[alt^='uploads/']")
+        assert thumb.get_attribute("src").startswith(f"{cdn}/thumbs/")
+        thumb.scroll_into_view_if_needed()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                               arg=thumb.element_handle(), timeout=10_000)  # fmt: skip
+    finally:
+        context.close()
+    assert refused == [], "the page's CSP refused nothing"
+    keys = [item["Key"] for item in client.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert not [key for key in keys if key.startswith("incoming/")]
+    (stored,) = [key for key in keys if key.startswith("uploads/")]
+    body = client.get_object(Bucket=bucket, Key=stored)["Body"].read()
+    with Image.open(io.BytesIO(body)) as saved:
+        assert saved.size == (120, 90)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,15 +15,7 @@ from oppdemo.assets.backups import BackupStore
 from oppdemo.assets.engine import execute
 from oppdemo.assets.plan import Operation, Plan
 
-from .projects import (
-    PROJECT_ROOT,
-    capture,
-    make_project,
-    pause_at,
-    posix_only,
-    run_cli,
-    wait_for_pause,
-)
+from .projects import capture, make_project, posix_only, run_cli, start_paused
 
 FILES = 1_200  # over the threshold at which half the writes go to a second process
 
@@ -82,17 +73,8 @@ def test_a_killed_save_of_a_new_tree_leaves_it_absent_or_whole(tmp_path: Path) -
             subprocess.run(["rm", "-rf", str(project / "demo_assets" / folder)], check=True)
         # Killed before one of the save's operations, spread over the half that its own
         # process does (a forked helper writes the other half meanwhile).
-        pause, paused = pause_at(tmp_path, "operation", 1 + (FILES // 2) * point // 6)
-        process = subprocess.Popen(
-            [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "save"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, **pause},
-        )
-        assert wait_for_pause(paused, process), "the save paused before the operation"
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        paused.unlink()
+        count = 1 + (FILES // 2) * point // 6
+        start_paused(project, f"operation@{count}", "save").finish(signal.SIGKILL)
         scripts = project / "demo_assets" / "scripts"
         if scripts.exists():
             assert sum(1 for _ in scripts.rglob("*.txt")) == FILES, "never a half-filled folder"

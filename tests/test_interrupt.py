@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .projects import (
-    PROJECT_ROOT,
-    capture,
-    make_project,
-    pause_at,
-    posix_only,
-    run_cli,
-    wait_for_pause,
-)
+from .projects import capture, make_project, posix_only, run_cli, start_paused
 
 
 def _edited_project(root: Path, files: int = 3_000) -> Path:
@@ -47,22 +37,12 @@ def test_an_interrupted_restore_puts_everything_back(
     edited = capture(project, exclude=("backups",))
     before = _our_backups(project)
     # Paused before its 100th file operation: the backup is complete, changes have begun.
-    pause, paused = pause_at(tmp_path, "operation", 100)
-    process = subprocess.Popen(
-        [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "restore"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1", **pause},
-    )
-    assert wait_for_pause(paused, process), "the restore reached its 100th operation"
+    paused = start_paused(project, "operation@100", "restore")
     assert _our_backups(project) - before, "the restore started"
-    process.send_signal(signum)
-    paused.unlink()
-    stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == code, stdout + stderr
-    assert "Traceback" not in stderr
-    message = stderr.strip()
+    ended = paused.finish(signum)
+    assert ended.returncode == code, ended.stdout + ended.stderr
+    assert "Traceback" not in ended.stderr
+    message = ended.stderr.strip()
     assert message.count("\n") == 0, "one sentence"
     assert "interrupted" in message.lower() and "nothing was changed" in message
     assert capture(project, exclude=("backups",)) == edited

@@ -7,37 +7,36 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from .conftest import ACCESS_KEY, SECRET_KEY, make_bucket_public
+from .conftest import make_bucket_public, s3_client
 from .projects import posix_only, run_cli, start_paused
 
 MIB = 1024 * 1024
-
-
-def _kill(process: subprocess.Popen[str]) -> None:
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
 
 
 def _named(folder: Path, start: str) -> list[Path]:
     return [path for path in folder.rglob("*") if path.name.startswith(start)]
 
 
-def _client(env: dict[str, str]) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=env["S3_ENDPOINT_URL"],
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1",
-    )
+def _uploads(project: Path, name: str, mib: int) -> Path:
+    """The project's upload folder, holding one file of `mib` MiB of random bytes."""
+    folder = project / "static/uploads"
+    folder.mkdir(parents=True)
+    (folder / name).write_bytes(os.urandom(mib * MIB))
+    return folder
+
+
+def _wait_for_an_upload(client: Any, bucket: str) -> None:
+    """Wait until the paused command's multipart upload has begun (a worker thread starts it)."""
+    deadline = time.monotonic() + 30
+    while not client.list_multipart_uploads(Bucket=bucket).get("Uploads"):
+        assert time.monotonic() < deadline, "the multipart upload began"
+        time.sleep(0.02)
 
 
 @posix_only("SIGKILL")
@@ -47,17 +46,14 @@ def test_a_killed_put_leaves_an_upload_that_check_reports_and_the_next_put_abort
     env = {**s3_env, "S3_MULTIPART_THRESHOLD_MB": "5"}
     photo = tmp_path / "big.bin"
     photo.write_bytes(os.urandom(24 * MIB))
-    client, bucket = _client(env), env["S3_BUCKET"]
+    client, bucket = s3_client(env["S3_ENDPOINT_URL"]), env["S3_BUCKET"]
     make_bucket_public(env)
     # Five reads of 1 MiB choose the multipart path; the 7th is the second part's.
-    process, _, _ = start_paused(
+    paused = start_paused(
         storage_project, "put-read@7", "storage", "put", str(photo), "big.bin", env=env
     )
-    deadline = time.monotonic() + 30
-    while not client.list_multipart_uploads(Bucket=bucket).get("Uploads"):
-        assert time.monotonic() < deadline, "the multipart upload began"
-        time.sleep(0.02)
-    _kill(process)
+    _wait_for_an_upload(client, bucket)
+    paused.finish(signal.SIGKILL)
     assert len(client.list_multipart_uploads(Bucket=bucket)["Uploads"]) == 1
     check = run_cli(storage_project, "storage", "check", env=env)
     assert check.returncode == 1
@@ -75,20 +71,15 @@ def test_a_killed_migrate_to_s3_leaves_uploads_the_next_run_aborts(
     storage_project: Path, s3_env: dict[str, str]
 ) -> None:
     env = {**s3_env, "S3_MULTIPART_THRESHOLD_MB": "5"}
-    source = storage_project / "static/uploads"
-    source.mkdir(parents=True)
-    (source / "big.bin").write_bytes(os.urandom(16 * MIB))
+    source = _uploads(storage_project, "big.bin", 16)
     settings = storage_project / ".env.s3"
     settings.write_text("".join(f"{name}={value}\n" for name, value in env.items()))
-    client, bucket = _client(env), env["S3_BUCKET"]
-    process, _, _ = start_paused(
+    client, bucket = s3_client(env["S3_ENDPOINT_URL"]), env["S3_BUCKET"]
+    paused = start_paused(
         storage_project, "copy-read@7", "storage", "migrate", "--to", str(settings)
     )
-    deadline = time.monotonic() + 30
-    while not client.list_multipart_uploads(Bucket=bucket).get("Uploads"):
-        assert time.monotonic() < deadline, "the multipart upload began"
-        time.sleep(0.02)
-    _kill(process)
+    _wait_for_an_upload(client, bucket)
+    paused.finish(signal.SIGKILL)
     assert len(client.list_multipart_uploads(Bucket=bucket)["Uploads"]) == 1
     rerun = run_cli(storage_project, "storage", "migrate", "--to", str(settings))
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
@@ -102,19 +93,18 @@ def test_a_killed_migrate_to_s3_leaves_uploads_the_next_run_aborts(
 def test_a_killed_migrate_leaves_a_temporary_file_the_next_run_removes(
     storage_project: Path, remover: str
 ) -> None:
-    source = storage_project / "static/uploads"
-    source.mkdir(parents=True)
-    (source / "big.jpg").write_bytes(os.urandom(3 * MIB))
+    source = _uploads(storage_project, "big.jpg", 3)
     # A user's own file with the temporary files' prefix is a file like any other.
     (source / ".storage-tmp-mine.jpg").write_bytes(b"mine")
     target = storage_project / "down"
     settings = storage_project / ".env.down"
     settings.write_text(f"UPLOAD_DIR={target}\n")
-    process, _, _ = start_paused(
+    paused = start_paused(
         storage_project, "copy-read@4", "storage", "migrate", "--to", str(settings),
         "--concurrency", "1",
     )  # fmt: skip
-    _kill(process)
+    paused.finish(signal.SIGKILL)
+    process = paused.process
     assert len(_named(target, f".storage-tmp-{process.pid}-")) == 1, "the half-written copy"
     ls = run_cli(storage_project, "--", "storage", "--env-file", str(settings), "ls")
     assert ls.returncode == 0, ls.stderr
@@ -142,14 +132,10 @@ def test_a_killed_migrate_leaves_a_temporary_file_the_next_run_removes(
 def test_a_killed_get_leaves_a_temporary_file_the_next_get_removes(
     storage_project: Path, tmp_path: Path
 ) -> None:
-    uploads = storage_project / "static/uploads"
-    uploads.mkdir(parents=True)
-    (uploads / "big.jpg").write_bytes(os.urandom(3 * MIB))
+    uploads = _uploads(storage_project, "big.jpg", 3)
     dest = tmp_path / "got.jpg"
-    process, _, _ = start_paused(
-        storage_project, "get-write@2", "storage", "get", "big.jpg", str(dest)
-    )
-    _kill(process)
+    paused = start_paused(storage_project, "get-write@2", "storage", "get", "big.jpg", str(dest))
+    paused.finish(signal.SIGKILL)
     assert len(_named(tmp_path, ".got.jpg.oppdemo-")) == 1 and not dest.exists()
     again = run_cli(storage_project, "storage", "get", "big.jpg", str(dest))
     assert again.returncode == 0, again.stderr
@@ -159,13 +145,9 @@ def test_a_killed_get_leaves_a_temporary_file_the_next_get_removes(
 
 @posix_only("SIGKILL")
 def test_a_killed_rm_leaves_a_half_copy_the_next_backup_removes(storage_project: Path) -> None:
-    uploads = storage_project / "static/uploads"
-    uploads.mkdir(parents=True)
-    (uploads / "big.jpg").write_bytes(os.urandom(3 * MIB))
-    process, _, _ = start_paused(
-        storage_project, "keep-write@2", "storage", "rm", "--yes", "big.jpg"
-    )
-    _kill(process)
+    uploads = _uploads(storage_project, "big.jpg", 3)
+    paused = start_paused(storage_project, "keep-write@2", "storage", "rm", "--yes", "big.jpg")
+    paused.finish(signal.SIGKILL)
     backups = storage_project / "backups"
     assert len(_named(backups, ".keep-")) == 1 and (uploads / "big.jpg").exists()
     again = run_cli(storage_project, "storage", "rm", "--yes", "big.jpg")

@@ -15,13 +15,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from services.storage import FilesystemStorage
 
-from .conftest import ACCESS_KEY, SECRET_KEY
-from .projects import PROJECT_ROOT, needs_symlinks, pause_at, posix_only, run_cli, wait_for_pause
+from .conftest import s3_client
+from .projects import PROJECT_ROOT, needs_symlinks, posix_only, run_cli, start_paused
 from .test_direct_uploads import localstack_endpoint  # noqa: F401 - a fixture
 from .test_storage_cli import _bucket_objects, _client, _local_files, _photos, _write_env
 
@@ -106,24 +105,14 @@ def test_a_signal_stops_the_copies_runs_no_delete_and_a_rerun_finishes(
     for key, data in extras.items():
         client.put_object(Bucket=s3_env["S3_BUCKET"], Key=key, Body=data)  # type: ignore[attr-defined]
     production = _write_env(project / ".env.production", s3_env)
-    command = [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "storage",
-               "migrate", "--to", str(production), "--delete", "--yes",
-               "--concurrency", "1"]  # fmt: skip
     # Paused once 20 copies are done (one at a time: none is in flight then).
-    pause, paused = pause_at(project.parent, "migration step done", 20)
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **pause},
-    )
-    assert wait_for_pause(paused, process), "the migration paused after 20 copies"
-    process.send_signal(signum)
-    paused.unlink()
-    stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == code, stderr
+    paused = start_paused(
+        project, "migration step done@20", "storage", "migrate", "--to", str(production),
+        "--delete", "--yes", "--concurrency", "1",
+    )  # fmt: skip
+    ended = paused.finish(signum)
+    stdout, stderr = ended.stdout, ended.stderr
+    assert ended.returncode == code, stderr
     assert "Traceback" not in stderr and "Interrupted" in stderr
     assert "no deletion ran" in stderr
     assert "not run" in stdout and "Migrated:" in stdout, "the summary says what was not done"
@@ -227,14 +216,8 @@ def test_a_multipart_object_without_metadata_is_copied_once(
         # validates checksums rejects: read the bytes with validation off (as the app does).
         from botocore.config import Config
 
-        client = boto3.client(
-            "s3",
-            endpoint_url=s3_env["S3_ENDPOINT_URL"],
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
-            region_name="us-east-1",
-            config=Config(response_checksum_validation="when_required"),
-        )
+        checks = Config(response_checksum_validation="when_required")
+        client = s3_client(s3_env["S3_ENDPOINT_URL"], config=checks)
         body = client.get_object(Bucket=target_env["S3_BUCKET"], Key="videos/clip.mp4")["Body"]
         assert body.read() == data
 

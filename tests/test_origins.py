@@ -5,6 +5,7 @@ is local: the AWS configurations send nothing anywhere; the custom endpoint is m
 from __future__ import annotations
 
 import dataclasses
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -31,6 +32,18 @@ CONFIGURATIONS = {
         "cdn_url": "https://acct.leapcellobj.com/my-uploads",
     },
     "minio-virtual": {"endpoint_url": "https://minio.example:9000", "addressing_style": "virtual"},
+    # The same, as example.env's other lines combine them.
+    "aws-us-west-2-presigned": {"region": "us-west-2", "presign": True},
+    "aws-prefixed": {"region": "us-west-2", "prefix": "app/"},
+    # Dots in the name: botocore posts path-style to the regional host.
+    "aws-dotted-bucket": {"region": "us-west-2", "bucket": "my.uploads"},
+    "leapcell-presigned": {"endpoint_url": "https://objstorage.leapcell.io", "presign": True},
+    "leapcell-cdn-prefixed": {
+        "endpoint_url": "https://objstorage.leapcell.io",
+        "cdn_url": "https://acct.leapcellobj.com/my-uploads",
+        "prefix": "app/",
+    },
+    "localstack-path": {"endpoint_url": "http://localhost.localstack.cloud:4566"},
 }
 
 
@@ -85,3 +98,32 @@ def test_on_a_custom_endpoint_the_page_allows_its_own_urls(
     assert saved and saved[0]["url"] in page.text
     assert allowed(csp["img-src"], saved[0]["url"], "http://testserver")
     assert not cdn or origin_of(saved[0]["url"]) != origin_of(url)
+
+
+@pytest.mark.parametrize("bucket", ["my-uploads", "my.uploads"])
+@pytest.mark.parametrize("presign", [False, True])
+@pytest.mark.parametrize("region", ["us-west-2", "me-south-1", "us-east-1"])
+def test_on_aws_uploads_and_photos_go_to_the_buckets_regional_host(
+    region: str, presign: bool, bucket: str
+) -> None:
+    # AWS's global host redirects a new bucket's requests for a day, which a browser's
+    # preflight cannot follow and a signed GET does not survive, and refuses buckets of the
+    # regions opened since 2019 (me-south-1): neither uploads nor photos may go there. The
+    # global host is us-east-1's own. A name with dots goes in the path: AWS's certificate
+    # covers one label before .s3.
+    config = dataclasses.replace(AWS, region=region, presign=presign, bucket=bucket)
+    storage = S3Storage(config)
+    with TestClient(create_app(storage, settings()), headers=OPERATOR) as client:
+        url = signed_url(client)
+        csp = policy(client.get("/signin"))
+    regional = {
+        f"s3.{region}.amazonaws.com",
+        *(["s3.amazonaws.com"] if region == "us-east-1" else []),
+    }
+    photo = storage.get_file_url("uploads/a.jpg")
+    for where in (url, photo):
+        host = urlsplit(where).hostname or ""
+        named = host.removeprefix(f"{bucket}.") if "." not in bucket else host
+        assert named in regional, where
+    assert origin_of(url) in csp["connect-src"]
+    assert origin_of(photo) in csp["img-src"]

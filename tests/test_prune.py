@@ -7,10 +7,9 @@ import signal
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 
-from .conftest import ACCESS_KEY, SECRET_KEY
+from .conftest import s3_client
 from .projects import posix_only, run_cli, start_paused
 
 
@@ -31,19 +30,18 @@ def test_a_signal_stops_prune_between_keys_and_says_how_far_it_got(
     storage_project: Path, signum: int, code: int
 ) -> None:
     folder = _incoming(storage_project, 100)
-    process, paused, output = start_paused(
+    paused = start_paused(
         storage_project, "remove@25", "storage", "prune-incoming", "--older-than", "24", "--yes"
     )
     # Paused before the 25th key: each of the first 24 is gone and was printed as it went.
-    lines = output.read_text().splitlines()
+    lines = paused.stdout.read_text().splitlines()
     assert [line.split()[:2] for line in lines] == [
         ["deleted", f"incoming/u{index:03d}.jpg"] for index in range(24)
     ]
     assert len(list(folder.iterdir())) == 76
-    process.send_signal(signum)
-    paused.unlink()
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == code, stderr
+    ended = paused.finish(signum)
+    stderr = ended.stderr
+    assert ended.returncode == code, stderr
     assert "after 24 of 100" in stderr and "Traceback" not in stderr
     assert "before anything was changed" not in stderr
     assert len(list(folder.iterdir())) == 76, "nothing deleted after the signal"
@@ -54,13 +52,7 @@ def test_a_signal_stops_prune_between_keys_and_says_how_far_it_got(
 def test_a_folder_marker_is_skipped_not_a_failure(
     storage_project: Path, s3_env: dict[str, str]
 ) -> None:
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_env["S3_ENDPOINT_URL"],
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1",
-    )
+    client = s3_client(s3_env["S3_ENDPOINT_URL"])
     bucket = s3_env["S3_BUCKET"]
     client.put_object(Bucket=bucket, Key="incoming/", Body=b"")  # "Create folder"
     client.put_object(Bucket=bucket, Key="incoming/abandoned.jpg", Body=b"abandoned")

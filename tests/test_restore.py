@@ -7,10 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from .conftest import ACCESS_KEY, SECRET_KEY
+from .conftest import s3_client
 from .projects import run_cli
 
 HEADERS = {
@@ -27,13 +26,7 @@ HEADERS = {
 
 @pytest.fixture
 def client(s3_env: dict[str, str]) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=s3_env["S3_ENDPOINT_URL"],
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1",
-    )
+    return s3_client(s3_env["S3_ENDPOINT_URL"])
 
 
 def _store(client: Any, bucket: str) -> None:

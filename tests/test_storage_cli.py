@@ -15,11 +15,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from .conftest import ACCESS_KEY, SECRET_KEY, free_port, make_bucket_public
-from .projects import PROJECT_ROOT, pause_at, posix_only, run_cli, wait_for_pause
+from .conftest import SECRET_KEY, free_port, make_bucket_public, s3_client
+from .projects import PROJECT_ROOT, posix_only, run_cli, start_paused
 from .test_storage_contract import TRICKY_KEYS as CONTRACT_KEYS
 
 # The contract's tricky keys, and deeper paths.
@@ -41,13 +40,7 @@ def _write_env(path: Path, env: dict[str, str]) -> Path:
 
 
 def _client(env: dict[str, str]) -> object:
-    return boto3.client(
-        "s3",
-        endpoint_url=env["S3_ENDPOINT_URL"],
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1",
-    )
+    return s3_client(env["S3_ENDPOINT_URL"])
 
 
 def _bucket_objects(env: dict[str, str]) -> dict[str, bytes]:
@@ -382,16 +375,11 @@ def test_a_killed_migration_is_finished_by_a_rerun_copying_nothing_twice(
     _, production = envs
     files = _photos(project / "static" / "uploads", 300, size=40_000)
     # Paused once 20 copies are done: no copy starts while it waits; two may be in flight.
-    pause, paused = pause_at(project.parent, "migration step done", 20)
-    process = subprocess.Popen(
-        [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "storage",
-         "migrate", "--to", str(production), "--concurrency", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **pause},
+    paused = start_paused(
+        project, "migration step done@20", "storage", "migrate", "--to", str(production),
+        "--concurrency", "2",
     )  # fmt: skip
-    assert wait_for_pause(paused, process), "the migration paused after 20 copies"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    paused.unlink()
+    paused.finish(signal.SIGKILL)
     before = _bucket_objects(s3_env)
     assert 20 <= len(before) <= 22, "killed part-way"
     assert all(files[key] == data for key, data in before.items()), "every object is whole"

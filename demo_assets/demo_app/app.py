@@ -36,14 +36,16 @@ from .health import HeadAsGet, StorageTimeout, StorageWaits, health_routes
 from .limits import RequestSizeLimit
 from .origins import image_origins, upload_origins
 from .photos import PhotoRefused
-from .security import (
-    NO_PASSWORD,
+from .security import NO_PASSWORD, SecurityMiddleware
+from .settings import DemoSettings, read_settings
+from .signin import (
     SESSION_COOKIE,
     SESSION_SECONDS,
     Access,
-    SecurityMiddleware,
+    Limited,
+    Verdict,
+    configure_logging,
 )
-from .settings import DemoSettings, read_settings
 from .uploads import (
     ACCEPTED_TYPES,
     INCOMING_PREFIX,
@@ -58,6 +60,10 @@ READ_ONLY_ADVICE = (
     "Uploads need S3 here: this server's disk is read-only ({where} cannot be written), as on "
     "serverless hosts such as LeapCell. Set STORAGE_TYPE=s3, S3_ACCESS_KEY, S3_SECRET_KEY and "
     "S3_BUCKET (with S3_ENDPOINT_URL for LeapCell or MinIO): see example.env."
+)
+USED_LINK = (
+    "This sign-in link is wrong or was used already: a link is good once. Restart "
+    "`oppdemo serve` for a new one, or sign in with DEMO_PASSWORD where it is set."
 )
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 DIRECT_EXPIRES = 600
@@ -87,8 +93,8 @@ def create_app(
     settings = settings or read_settings()
     storage = storage or get_storage()
     max_bytes = settings.max_upload_bytes
-    access = Access(settings)
-    limiter = access.limiter
+    access = Access(settings, storage)
+    configure_logging()
     app = FastAPI(title="oppdemo upload demo", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.exception_handler(RequestValidationError)
@@ -104,6 +110,7 @@ def create_app(
     app.add_middleware(
         SecurityMiddleware,
         settings=settings,
+        access=access,
         image_origins=image_origins(storage),
         connect_origins=upload_origins(storage) if direct else (),
     )
@@ -120,11 +127,16 @@ def create_app(
             name="uploads",
         )
 
-    def operator(request: Request) -> bool:
-        return access.is_operator(request.scope, request.cookies)
+    def operator(request: Request) -> Verdict:
+        """Blocking (a signed-out session is looked up in the storage): async routes call it
+        in a thread."""
+        return access.check(request.scope, request.cookies)
 
-    def refused(request: Request) -> Response:
-        """Not an operator: 401 for an API call, the sign-in page (or why not) for a browser."""
+    def refused(request: Request, verdict: Verdict) -> Response:
+        """Not an operator: 429 for a client that must wait, 401 for an API call, the sign-in
+        page (or how to sign in) for a browser."""
+        if verdict.retry_after:
+            return too_many(request, verdict.retry_after)
         message = NO_PASSWORD if settings.password is None else "Sign in to change anything."
         if _wants_json(request):
             headers = {"WWW-Authenticate": "Bearer"} if settings.password else {}
@@ -148,39 +160,27 @@ def create_app(
             "rejected": rejected,
             "disabled": disabled,
             "max_mb": max_bytes / (1024 * 1024),
-            "operator": operator(request),
-            "can_sign_in": settings.password is not None,
+            "operator": bool(await run_in_threadpool(operator, request)),
+            "can_sign_in": not settings.open_access,
             "direct": direct,
         }
         return TEMPLATES.TemplateResponse(request, "index.html", context)
 
-    @app.get("/signin", response_class=HTMLResponse)
-    def sign_in_page(request: Request) -> Response:
-        if settings.password is None:
-            context = {"message": NO_PASSWORD}
-            return TEMPLATES.TemplateResponse(request, "refused.html", context, status_code=403)
-        return TEMPLATES.TemplateResponse(request, "signin.html", {"error": None})
+    def too_many(request: Request, wait: int) -> Response:
+        message = f"Too many wrong sign-in tries from your address: wait {wait} s."
+        headers = {"Retry-After": str(wait)}
+        if _wants_json(request):
+            return JSONResponse({"error": message}, status_code=429, headers=headers)
+        context = {"error": message, "password": settings.password is not None}
+        return TEMPLATES.TemplateResponse(
+            request, "signin.html", context, status_code=429, headers=headers
+        )
 
-    @app.post("/signin", response_model=None)
-    def sign_in(request: Request, password: Annotated[str, Form()] = "") -> Response:
-        if settings.password is None:
-            context = {"message": NO_PASSWORD}
-            return TEMPLATES.TemplateResponse(request, "refused.html", context, status_code=403)
-        client = request.client.host if request.client else "?"
-        wait = limiter.retry_after(client)
-        if wait:
-            return JSONResponse(
-                {"error": f"too many sign-in tries: wait {wait} s"},
-                status_code=429,
-                headers={"Retry-After": str(wait)},
-            )
-        if not access.password_matches(password):
-            context = {"error": "Wrong password."}
-            return TEMPLATES.TemplateResponse(request, "signin.html", context, status_code=401)
+    def signed_in(request: Request, cookie: str) -> Response:
         answer = RedirectResponse("/", status_code=303)
         answer.set_cookie(
             SESSION_COOKIE,
-            access.sessions.issue(),
+            cookie,
             max_age=SESSION_SECONDS,
             httponly=True,
             samesite="lax",
@@ -188,10 +188,54 @@ def create_app(
         )
         return answer
 
+    def not_allowed(request: Request, message: str, status: int = 403) -> Response:
+        return TEMPLATES.TemplateResponse(
+            request, "refused.html", {"message": message}, status_code=status
+        )
+
+    @app.get("/signin", response_class=HTMLResponse)
+    def sign_in_page(request: Request, token: str = "") -> Response:
+        if token:
+            # The one-time link `serve` printed: good once, then the session cookie counts.
+            try:
+                cookie = access.sign_in_with_link(request.scope, token)
+            except Limited as limited:
+                return too_many(request, limited.retry_after)
+            except StorageError as error:
+                problem = f"The sign-in could not be recorded in the storage: {error}"
+                return not_allowed(request, problem, 503)
+            if cookie is None:
+                return not_allowed(request, USED_LINK)
+            return signed_in(request, cookie)
+        if settings.password is None:
+            return not_allowed(request, NO_PASSWORD)
+        return TEMPLATES.TemplateResponse(request, "signin.html", {"error": None})
+
+    @app.post("/signin", response_model=None)
+    def sign_in(request: Request, password: Annotated[str, Form()] = "") -> Response:
+        if settings.password is None:
+            return not_allowed(request, NO_PASSWORD)
+        if access.session(request.cookies) is not None:
+            return RedirectResponse("/", status_code=303)  # signed in: never limited
+        try:
+            cookie = access.sign_in(request.scope, password)
+        except Limited as limited:
+            return too_many(request, limited.retry_after)
+        if cookie is None:
+            context = {"error": "Wrong password."}
+            return TEMPLATES.TemplateResponse(request, "signin.html", context, status_code=401)
+        return signed_in(request, cookie)
+
     @app.post("/signout")
-    def sign_out() -> Response:
-        answer = RedirectResponse("/", status_code=303)
-        answer.delete_cookie(SESSION_COOKIE)
+    def sign_out(request: Request) -> Response:
+        answer: Response = RedirectResponse("/", status_code=303)
+        try:
+            # Ended on every instance: the old cookie is refused everywhere from now on.
+            access.sign_out(request.cookies)
+        except StorageError as error:
+            problem = f"The sign-out could not be recorded in the storage: {error}"
+            answer = not_allowed(request, problem, 503)
+        answer.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
         return answer
 
     @app.post("/upload", response_model=None)
@@ -199,8 +243,8 @@ def create_app(
         request: Request,
         files: Annotated[list[UploadFile], File()] = [],  # noqa: B006
     ) -> Response | dict[str, Any]:
-        if not operator(request):
-            return refused(request)
+        if not (verdict := await run_in_threadpool(operator, request)):
+            return refused(request, verdict)
         wants_json = _wants_json(request)
         if disabled:
             if wants_json:
@@ -237,8 +281,8 @@ def create_app(
 
     @app.delete("/api/photos/{key:path}", status_code=204, response_model=None)
     def delete(request: Request, key: str) -> Response:
-        if not operator(request):
-            return refused(request)
+        if not (verdict := operator(request)):
+            return refused(request, verdict)
         if not key.startswith(UPLOAD_PREFIX):
             return JSONResponse(
                 {"error": "only uploaded photos can be deleted here"}, status_code=403
@@ -258,8 +302,8 @@ def create_app(
     @app.post("/api/uploads", response_model=None)
     def sign_upload(request: Request, ticket: UploadTicket) -> Response | dict[str, Any]:
         """Sign a browser's upload straight to the bucket (presigned POST)."""
-        if not operator(request):
-            return refused(request)
+        if not (verdict := operator(request)):
+            return refused(request, verdict)
         if not direct:
             return JSONResponse(
                 {"error": "direct uploads need S3 (and S3_DIRECT_UPLOADS not false)"},
@@ -280,8 +324,8 @@ def create_app(
     @app.post("/api/uploads/{ident}/confirm", response_model=None)
     async def confirm_direct_upload(request: Request, ident: str) -> Response | dict[str, Any]:
         """Check and clean what the browser sent to the bucket, as a proxied upload is."""
-        if not operator(request):
-            return refused(request)
+        if not (verdict := await run_in_threadpool(operator, request)):
+            return refused(request, verdict)
         if not re.fullmatch(r"[0-9a-f]{32}", ident):
             return JSONResponse({"error": "no such upload"}, status_code=422)
         try:
@@ -296,22 +340,22 @@ def create_app(
 
     @app.get("/admin", response_class=HTMLResponse)
     def admin(request: Request) -> Response:
-        if not operator(request):
-            return refused(request)
+        if not (verdict := operator(request)):
+            return refused(request, verdict)
         return TEMPLATES.TemplateResponse(request, "admin.html", admin_context(storage))
 
     @app.post("/admin/seed", response_class=HTMLResponse)
     async def admin_seed(request: Request) -> Response:
-        if not operator(request):
-            return refused(request)
+        if not (verdict := await run_in_threadpool(operator, request)):
+            return refused(request, verdict)
         summary = await run_in_threadpool(seed, storage)
         context = {**admin_context(storage), "seeded": summary}
         return TEMPLATES.TemplateResponse(request, "admin.html", context)
 
     @app.post("/admin/check", response_class=HTMLResponse)
     async def admin_check(request: Request) -> Response:
-        if not operator(request):
-            return refused(request)
+        if not (verdict := await run_in_threadpool(operator, request)):
+            return refused(request, verdict)
         steps = await run_in_threadpool(doctor)
         context = {**admin_context(storage), "steps": steps}
         return TEMPLATES.TemplateResponse(request, "admin.html", context)

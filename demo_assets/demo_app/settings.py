@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import secrets
@@ -31,10 +32,9 @@ class DemoSettings:
     # The largest request body the app takes (default: ten photos' worth), as a serverless
     # platform's cap would be.
     request_max_bytes: int | None = None
-    # The address `serve` listens on (DEMO_BIND_HOST, which it sets): loopback trust needs a
-    # loopback one, whatever address a connection arrives at. None: unknown (uvicorn run
-    # directly), and the connection's own address decides.
-    bind_host: str | None = None
+    # The one-time sign-in link's token (DEMO_SIGNIN_TOKEN, which `serve` sets when there is
+    # no DEMO_PASSWORD): good once, for the browser that opens the link it prints.
+    signin_token: str | None = field(default=None, repr=False)
     # How long a page waits for the storage (DEMO_STORAGE_TIMEOUT): under a proxy's timeout
     # (nginx: 60 s), so a hung bucket gives a page that says so, never a 504.
     storage_timeout: float = 10.0
@@ -59,14 +59,29 @@ def read_settings(env: Mapping[str, str] | None = None) -> DemoSettings:
     return DemoSettings(
         max_upload_bytes=max_upload_bytes(env),
         password=password,
-        secret_key=secret or secrets.token_hex(32),
+        secret_key=secret or (_key_from_password(password) if password else secrets.token_hex(32)),
         allowed_hosts=hosts,
         open_access=env.get("DEMO_OPEN", "").strip().lower() in ("1", "true", "yes"),
         direct_uploads=_flag(env, "S3_DIRECT_UPLOADS", True),
         request_max_bytes=_megabytes(env, "REQUEST_MAX_MB") if env.get("REQUEST_MAX_MB") else None,
-        bind_host=env.get("DEMO_BIND_HOST", "").strip() or None,
+        # With a password, everyone signs in with it: no link is printed, none is accepted.
+        signin_token=None if password else env.get("DEMO_SIGNIN_TOKEN", "").strip() or None,
         storage_timeout=_seconds(env, "DEMO_STORAGE_TIMEOUT", 10.0),
     )
+
+
+@functools.lru_cache(maxsize=4)
+def _key_from_password(password: str) -> str:
+    """The session key when DEMO_SECRET_KEY is not set, the same in every worker (`uvicorn
+    --workers N`) and instance with this password: a made-up key would differ in each, and
+    each would refuse the others' sessions. scrypt makes a stolen cookie a slow way to guess
+    the password."""
+    import hashlib
+
+    derived = hashlib.scrypt(
+        password.encode(), salt=b"oppdemo session key", n=2**14, r=8, p=1, dklen=32
+    )
+    return derived.hex()
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

@@ -9,7 +9,6 @@ import os
 import sys
 from pathlib import Path
 
-from oppdemo import pause
 from oppdemo.assets import fileops
 from oppdemo.assets.backups import BackupStore, Record
 from oppdemo.assets.forked import run_halves
@@ -18,6 +17,7 @@ from oppdemo.assets.plan import Operation, Plan, ordered, removal
 from oppdemo.assets.scan import Kind, scan_tree
 from oppdemo.errors import PlanError
 from oppdemo.interrupt import Interrupted, SignalGuard
+from oppdemo.pause import pause_point
 
 
 def execute(store: BackupStore, plan: Plan, guard: SignalGuard | None = None) -> Record:
@@ -160,7 +160,7 @@ def _apply(
     staging: Staging,
 ) -> None:
     for operation in operations:
-        pause.reached("operation")
+        pause_point("operation")
         if guard is not None:
             guard.check()
         if operation.action == "write":

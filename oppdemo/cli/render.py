@@ -287,9 +287,10 @@ def check_summary(console: Console, report: CheckReport) -> None:
     if not failed:
         console.print(f"[green]Storage OK:[/] {escape(report.backend)} passed every check.")
     else:
+        where = "its" if len(failed) == 1 else "each one's"
         console.print(
-            f"[red]Check failed:[/] {failed[0].name} ({len(failed)} of {len(report.steps)} "
-            "steps failed; the fix is on its line)."
+            f"[red]Check failed:[/] {escape(', '.join(report.failed))} ({len(failed)} of "
+            f"{len(report.steps)} steps failed; the fix is on {where} line)."
         )
 
 

@@ -63,13 +63,16 @@ def serve(
     )
     if open_access:
         os.environ["DEMO_OPEN"] = "1"  # read by every worker's app
-    # Loopback trust only when listening on loopback alone (read by every worker's app).
-    os.environ["DEMO_BIND_HOST"] = host
-    if workers > 1 and not os.environ.get("DEMO_SECRET_KEY"):
-        import secrets
+    import secrets
 
-        # One key for every worker, or a session signed by one is refused by the others.
+    if not _configured("DEMO_SECRET_KEY") and not _configured("DEMO_PASSWORD"):
+        # One key for every worker, or a session signed by one is refused by the others
+        # (with a password, the app derives the key from it).
         os.environ["DEMO_SECRET_KEY"] = secrets.token_hex(32)
+    # No password: the operator signs in by a one-time link, a new one each start (read by
+    # every worker's app; printed once below, never logged).
+    link_token = secrets.token_urlsafe(32)
+    os.environ["DEMO_SIGNIN_TOKEN"] = link_token
     # The demo's settings errors (STORAGE_TYPE, UPLOAD_MAX_MB, ...), found before listening;
     # the minimal app left by `destroy` has no storage package or settings to raise them.
     storage = sys.modules.get("services.storage")
@@ -82,8 +85,14 @@ def serve(
         fail(str(error))
     if not _is_loopback(host) and password is None and settings and not open_access:
         fail(
-            f"serve --host {host} would let anyone on the network upload and delete with no "
-            "password: set DEMO_PASSWORD (and DEMO_SECRET_KEY), or pass --open to allow it."
+            f"serve --host {host} needs DEMO_PASSWORD (and DEMO_SECRET_KEY) for the operator "
+            "to sign in from the network, or --open to let ANYONE upload and delete."
+        )
+    if password is None and settings and not open_access:
+        where = f"[{host}]" if ":" in host else host
+        typer.echo(
+            f"Sign in (the link is good once): http://{where}:{port}/signin?token={link_token}",
+            err=True,
         )
     import uvicorn
 
@@ -112,6 +121,19 @@ def _port_from_environment() -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 65535:
         fail(f"PORT={raw!r} is not a port number: set it to a whole number from 1 to 65535.")
     return int(raw)
+
+
+def _configured(name: str) -> bool:
+    """Whether the environment or the project's .env gives `name` a value."""
+    import os
+
+    if os.environ.get(name):
+        return True
+    if not os.path.isfile(".env"):
+        return False
+    from dotenv import dotenv_values
+
+    return bool(dotenv_values(".env").get(name))
 
 
 def _is_loopback(host: str) -> bool:

@@ -219,8 +219,8 @@ def _until_stopped(action: Callable[[], T], stopped: Callable[[], bool]) -> tupl
 
 
 def _paused(size: int) -> None:
-    """Counts nothing; the test-only pause of a `put` mid-upload (see interrupt.pause_point)."""
-    from oppdemo.interrupt import pause_point
+    """Counts nothing; the test-only pause of a `put` mid-upload (see oppdemo/pause.py)."""
+    from oppdemo.pause import pause_point
 
     pause_point("put-read")
 
@@ -481,8 +481,11 @@ def storage_check(
 
     from oppdemo.cli import render
     from oppdemo.storage import access
-    from oppdemo.storage.check import check_storage
+    from oppdemo.storage.check import check_storage, normal_origin
 
+    if origin is not None:
+        given = origin
+        origin = run_core(lambda: normal_origin(given))
     context: StorageContext = ctx.obj
     os.chdir(context.project)
     package = run_core(lambda: access.storage_package(context.project))

@@ -23,7 +23,7 @@ from typing import Any
 
 from oppdemo.assets.manifest import DEFAULT_STORAGE, PYPROJECT, load_manifest
 from oppdemo.errors import OppdemoError
-from oppdemo.interrupt import pause_point
+from oppdemo.pause import pause_point
 from oppdemo.project_code import import_project_module, missing_module, project_of
 from oppdemo.storage.leftovers import remove_stale_temporaries, temporary_file
 from oppdemo.storage.portable import portable, safe_key

@@ -49,10 +49,16 @@ class CheckReport:
         """No step failed (a step not run for want of --base-url is not a failure)."""
         return all(step.ok is not False for step in self.steps)
 
+    @property
+    def failed(self) -> list[str]:
+        """The names of the steps that failed, in the order they ran."""
+        return [step.name for step in self.steps if step.ok is False]
+
     def to_dict(self) -> dict[str, object]:
         return {
             "backend": self.backend,
             "ok": self.ok,
+            "failed": self.failed,
             "steps": [dataclasses.asdict(step) for step in self.steps],
         }
 
@@ -240,8 +246,14 @@ def check_storage(
     if not any(e.ok is False for e in report.steps if e.name != "URL serves the probe"):
         with contextlib.suppress(_Stop):
             step("nothing left behind", lambda: _leftovers(storage))
-    if origin is not None and not any(entry.ok is False for entry in report.steps):
-        _direct_upload_steps(storage, origin, step)
+    if origin is not None:
+        # CORS and incoming/ do not depend on how photos are served: checked wherever the
+        # storage itself worked, so the summary names each problem, not only the first.
+        serving = ("URL serves the probe", "nothing left behind")
+        if any(e.ok is False for e in report.steps if e.name not in serving):
+            skipped(*DIRECT_STEPS)
+        else:
+            _direct_upload_steps(storage, origin, step)
     return tidied()
 
 
@@ -274,6 +286,39 @@ def _leftovers(storage: Any) -> str:
     )
 
 
+DIRECT_STEPS = ("CORS allows uploads", "incoming/ is private")
+
+
+def normal_origin(origin: str) -> str:
+    """`scheme://host[:port]` as a browser sends it in `Origin` (lower case, no default
+    port); OppdemoError for anything else (a path, a trailing slash or a missing scheme would
+    make a CORS rule that never matches)."""
+    from oppdemo.errors import OppdemoError
+
+    parts = urlsplit(origin.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or port == -1
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise OppdemoError(
+            f"--origin {origin!r} is not an origin: give the page's scheme, host and port "
+            "only, as the browser's address bar shows them, such as https://app.example.com."
+        )
+    scheme = parts.scheme.lower()
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    shown_port = "" if port in (None, {"http": 80, "https": 443}[scheme]) else f":{port}"
+    return f"{scheme}://{host.lower()}{shown_port}"
+
+
 def _direct_upload_steps(storage: Any, origin: str, step: Callable[..., None]) -> None:
     """For uploads straight from browsers on `origin`: the bucket's CORS answers their
     preflight, and what they leave in incoming/ is not public."""
@@ -282,8 +327,7 @@ def _direct_upload_steps(storage: Any, origin: str, step: Callable[..., None]) -
         step("CORS allows uploads", lambda: _not_run("direct uploads need this project's S3"))
         return
     with contextlib.suppress(_Stop):
-        bucket = getattr(getattr(storage, "settings", None), "bucket", "<bucket>")
-        step("CORS allows uploads", lambda: _preflight(sign, origin, bucket))
+        step("CORS allows uploads", lambda: _preflight(storage, sign, origin))
     with contextlib.suppress(_Stop):
         step("incoming/ is private", lambda: _incoming_private(storage))
 
@@ -292,8 +336,9 @@ def _not_run(reason: str) -> str:
     raise _NotRun(f"not run: {reason}")
 
 
-def _preflight(sign: Callable[..., Any], origin: str, bucket: str) -> str:
-    """The OPTIONS request a browser sends before posting a file to the bucket."""
+def _preflight(storage: Any, sign: Callable[..., Any], origin: str) -> str:
+    """The OPTIONS request a browser sends before posting a file, sent where the app's
+    presigned POST goes (not where photos are served from: a CDN, another host name)."""
     import urllib.error
     import urllib.request
 
@@ -315,25 +360,73 @@ def _preflight(sign: Callable[..., Any], origin: str, bucket: str) -> str:
     if allowed in (origin, "*") and "POST" in methods.upper():
         return f"{origin} may POST to {_shown(url)}"
     raise _Stop(
-        f"the bucket refuses browsers on {origin} (no CORS rule allows POST). Apply: "
-        f"aws s3api put-bucket-cors --bucket {bucket} --cors-configuration "
-        f"'{json.dumps(cors_configuration(origin))}' (MinIO: `mc cors set`, LeapCell: the "
-        "bucket's CORS settings, with the same origin, method and headers)."
+        f"the bucket refuses browsers on {origin} at {_shown(url)}: {_cors_fix(storage, origin)}"
     )
 
 
-def cors_configuration(origin: str) -> dict[str, object]:
+def _cors_fix(storage: Any, origin: str) -> str:
+    """The put-bucket-cors command that adds the demo's rule to the bucket's own rules, read
+    first: that command replaces the whole configuration, so a rule not listed is lost."""
+    import shlex
+
+    bucket = getattr(getattr(storage, "settings", None), "bucket", "<bucket>")
+    rules, problem = cors_rules(storage)
+    needed = cors_rule(origin)
+    providers = (
+        "On MinIO use `mc cors set`, on LeapCell the bucket's CORS settings, with the same "
+        "rule; on AWS apply"
+    )
+    if rules is None:
+        # Printing a whole configuration would drop the rules that could not be read.
+        return (
+            f"no CORS rule allows POST from it, and its CORS rules could not be read "
+            f"({problem}), so add this rule to them (put-bucket-cors replaces them all). "
+            f"{providers} it with the others: {json.dumps(needed)}"
+        )
+    if needed in rules:
+        return (
+            f"a rule allowing POST from {origin} is there, yet the preflight was refused: "
+            "a rule above it may match first, or the server applies CORS settings of its own "
+            "(see its console)."
+        )
+    merged = {"CORSRules": [*rules, needed]}
+    kept = f"it keeps the {len(rules)} rule(s) there" if rules else "the bucket has no rules yet"
+    return (
+        f"no CORS rule allows POST from it. {providers} ({kept}): aws s3api put-bucket-cors "
+        f"--bucket {shlex.quote(bucket)} --cors-configuration {shlex.quote(json.dumps(merged))}"
+    )
+
+
+def cors_rules(storage: Any) -> tuple[list[dict[str, Any]] | None, str]:
+    """The bucket's CORS rules ([] when it has none), or None and why they could not be read."""
+    # The storage's own client: same endpoint, keys and the doctor's short timeouts.
+    client = getattr(storage, "_client", None)
+    if client is None:
+        return None, "this storage has no S3 client to ask"
+    try:
+        answer = client.get_bucket_cors(Bucket=storage.settings.bucket)
+    except Exception as error:  # botocore's errors: the SDK is only imported with S3
+        details = getattr(error, "response", {}).get("Error", {})
+        code = str(details.get("Code", "")) or type(error).__name__
+        if code == "NoSuchCORSConfiguration":
+            return [], ""
+        return None, code
+    return list(answer.get("CORSRules") or []), ""
+
+
+def cors_rule(origin: str) -> dict[str, Any]:
     """The CORS rule that lets the demo's page on `origin` post files to the bucket."""
     return {
-        "CORSRules": [
-            {
-                "AllowedOrigins": [origin],
-                "AllowedMethods": ["POST"],
-                "AllowedHeaders": ["*"],
-                "MaxAgeSeconds": 3600,
-            }
-        ]
+        "AllowedOrigins": [origin],
+        "AllowedMethods": ["POST"],
+        "AllowedHeaders": ["*"],
+        "MaxAgeSeconds": 3600,
     }
+
+
+def cors_configuration(origin: str) -> dict[str, object]:
+    """A CORS configuration of that rule alone (for a bucket that has none)."""
+    return {"CORSRules": [cors_rule(origin)]}
 
 
 def _incoming_private(storage: Any) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oppdemo.errors import EXIT_DRIFT, OppdemoError, PlanError
-from oppdemo.interrupt import pause_point
+from oppdemo.pause import pause_point
 from oppdemo.storage.leftovers import remove_stale_temporaries, temporary_file
 
 if TYPE_CHECKING:

@@ -21,8 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from oppdemo import pause
-from oppdemo.interrupt import pause_point
+from oppdemo.pause import pause_point
 
 if TYPE_CHECKING:
     from oppdemo.storage.checksums import LocalChecksums
@@ -458,7 +457,7 @@ def run_migration(
 
     def record(result: StepResult) -> None:
         # In the thread that hands out steps: while it waits here, none starts.
-        pause.reached("migration step done")
+        pause_point("migration step done")
         report.results.append(result)
         if on_result is not None:
             on_result(result)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from oppdemo.errors import OppdemoError
-from oppdemo.interrupt import deferred_signals, pause_point
+from oppdemo.interrupt import deferred_signals
+from oppdemo.pause import pause_point
 from oppdemo.storage.access import BackupFailed, ObjectBackup
 
 # Failures of the storage as a whole, not of one key: the run stops at the first.

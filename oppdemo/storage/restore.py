@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from oppdemo.errors import OppdemoError, PlanError
-from oppdemo.interrupt import deferred_signals, pause_point
+from oppdemo.interrupt import deferred_signals
+from oppdemo.pause import pause_point
 from oppdemo.storage.access import HEADERS_FOLDER, BackupFailed, ObjectBackup, headers_path
 from oppdemo.storage.leftovers import temporary_pattern
 from oppdemo.storage.portable import Attributes

@@ -194,6 +194,12 @@ class S3Storage(StorageInterface):
         if style == "auto" and self.endpoint_url:
             # Most S3-compatible servers (MinIO, moto, LeapCell) answer path-style requests only.
             style = "path"
+        elif style == "auto":
+            # On AWS botocore's "auto" signs URLs and browser uploads for the global host,
+            # which redirects a new bucket's requests for a day (a preflight cannot follow,
+            # a signed GET breaks) and refuses buckets of opt-in regions; "virtual" names the
+            # bucket's regional host, as its own requests do (path-style for dotted names).
+            style = "virtual"
         self._addressing_style = style
         # Since botocore 1.36 every upload carries a CRC checksum by default, which several
         # S3-compatible services reject; ask for checksums only where the API requires them.
@@ -591,6 +597,9 @@ class S3Storage(StorageInterface):
             if self._addressing_style == "virtual":
                 return f"{parts.scheme}://{settings.bucket}.{parts.netloc}{parts.path}"
             return f"{endpoint}/{settings.bucket}"
+        if "." in settings.bucket:
+            # AWS's certificate covers one label before .s3.: a dotted name goes in the path.
+            return f"https://s3.{settings.region}.amazonaws.com/{settings.bucket}"
         return f"https://{settings.bucket}.s3.{settings.region}.amazonaws.com"
 
     def _check_bucket(self) -> None:
