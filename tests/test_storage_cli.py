@@ -733,3 +733,16 @@ def test_ctrl_c_stops_a_put_waiting_on_a_server_that_stopped_answering(
     assert "Interrupted (SIGINT) while S3 had not answered: photos/a.jpg may or may not" in said
     assert "Traceback" not in stderr and stdout == ""
     assert _bucket_objects(s3_env) == {}, "the frozen server never passed it on"
+
+
+def test_check_reaches_the_endpoint_of_the_aws_config_file(
+    project: Path, s3_env: dict[str, str]
+) -> None:
+    settings, env = _whole_bucket_elsewhere(project, s3_env, "aws-config-file")
+    result = run_cli(project, "storage", "check", "--json", env={**settings, **env})
+    _no_secret(result)
+    steps = {step["name"]: step for step in json.loads(result.stdout)["steps"]}
+    host = s3_env["S3_ENDPOINT_URL"].removeprefix("http://")
+    assert steps["endpoint reachable"]["ok"] is True, steps["endpoint reachable"]
+    assert steps["endpoint reachable"]["detail"] == host, "the config file's, not AWS"
+    assert steps["credentials accepted"]["ok"] is True and steps["bucket exists"]["ok"] is True
