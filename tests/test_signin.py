@@ -16,7 +16,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from demo_app import create_app
-from demo_app.signin import ENDED_PREFIX, SESSION_COOKIE, SIGN_IN_TRIES, HideSignInLinks
+from demo_app.signin import (
+    ENDED_PREFIX,
+    LIMITER_CLIENTS,
+    SESSION_COOKIE,
+    SIGN_IN_TRIES,
+    HideSignInLinks,
+    SignInLimiter,
+)
 from services.storage import FilesystemStorage, StorageInterface
 
 from .conftest import free_port, make_s3_storage
@@ -86,6 +93,18 @@ def test_a_record_is_kept_until_its_session_would_have_expired(tmp_path: Path) -
     assert not [key for key in kept if key.startswith(f"{ENDED_PREFIX}1000-")]
 
 
+def test_changing_the_password_ends_every_session(tmp_path: Path) -> None:
+    # DEMO_SECRET_KEY set: the key alone would keep a leaked password's sessions for 12 h.
+    storage = FilesystemStorage(tmp_path / "uploads")
+    with _client(storage, secret_key="s" * 32) as before:
+        assert before.post("/signin", data={"password": PASSWORD}).status_code == 303
+        cookie = {"Cookie": f"{SESSION_COOKIE}={before.cookies[SESSION_COOKIE]}"}
+    with _client(storage, secret_key="s" * 32) as same:
+        assert same.get("/admin", headers={**JSON, **cookie}).status_code == 200
+    with _client(storage, secret_key="s" * 32, password="a new password") as after:
+        assert after.get("/admin", headers={**JSON, **cookie}).status_code == 401
+
+
 # The one-time link
 
 
@@ -114,6 +133,25 @@ def test_with_a_password_no_link_signs_in(tmp_path: Path) -> None:
         assert client.get("/signin", params={"token": LINK}).status_code == 403
 
 
+def test_another_sites_page_cannot_lock_the_operator_out(tmp_path: Path) -> None:
+    # `<img src="https://demo.example/signin?token=x">` on any page the operator opens: the
+    # browser sends it from the operator's own address, five times in a blink.
+    storage = FilesystemStorage(tmp_path / "uploads")
+    with _client(storage) as client:
+        # With a password no link exists: a token is no guess at anything, and not counted.
+        for guess in range(SIGN_IN_TRIES + 1):
+            assert client.get("/signin", params={"token": f"x{guess}"}).status_code == 403
+        assert client.post("/signin", data={"password": PASSWORD}).status_code == 303
+    images = [
+        {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "image"},
+        {"Referer": "https://evil.example/page"},
+    ]
+    with _client(storage, password=None, signin_token=LINK, address="198.51.100.2") as client:
+        for headers in images * SIGN_IN_TRIES:
+            assert client.get("/signin", params={"token": "x"}, headers=headers).status_code == 403
+        assert client.get("/signin", params={"token": LINK}).status_code == 303
+
+
 # One limiter
 
 
@@ -137,6 +175,19 @@ def test_one_clients_wrong_tries_never_refuse_another(tmp_path: Path) -> None:
         spoofed.post("/signin", data={"password": "x"})
     fresh = TestClient(app, client=("192.0.2.9", 4000), follow_redirects=False)
     assert fresh.post("/signin", data={"password": PASSWORD}).status_code == 303
+
+
+def test_a_flood_of_addresses_keeps_the_limiters_table_bounded() -> None:
+    # Many /64s (or spoofed X-Forwarded-For under FORWARDED_ALLOW_IPS='*'), one try each.
+    limiter = SignInLimiter()
+    for index in range(LIMITER_CLIENTS + 500):
+        limiter.failed(f"2001:db8:{index >> 16:x}:{index & 0xFFFF:x}::1", now=100.0)
+    assert len(limiter) == LIMITER_CLIENTS
+    for _ in range(SIGN_IN_TRIES):
+        limiter.failed("198.51.100.7", now=101.0)
+    assert limiter.waiting("198.51.100.7", now=102.0) > 0, "the newest clients are kept"
+    assert limiter.waiting("198.51.100.7", now=161.5) == 0
+    assert len(limiter) == 0, "tries past the window are forgotten"
 
 
 def test_bearer_tokens_and_the_form_share_one_limiter(tmp_path: Path) -> None:

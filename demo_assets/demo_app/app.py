@@ -36,7 +36,7 @@ from .health import HeadAsGet, StorageTimeout, StorageWaits, health_routes
 from .limits import RequestSizeLimit
 from .origins import image_origins, upload_origins
 from .photos import PhotoRefused
-from .security import NO_PASSWORD, SecurityMiddleware
+from .security import NO_PASSWORD, SecurityMiddleware, cross_site
 from .settings import DemoSettings, read_settings
 from .signin import (
     SESSION_COOKIE,
@@ -198,7 +198,9 @@ def create_app(
         if token:
             # The one-time link `serve` printed: good once, then the session cookie counts.
             try:
-                cookie = access.sign_in_with_link(request.scope, token)
+                cookie = access.sign_in_with_link(
+                    request.scope, token, from_another_site=cross_site(request.scope)
+                )
             except Limited as limited:
                 return too_many(request, limited.retry_after)
             except StorageError as error:
