@@ -81,6 +81,24 @@ def test_signing_out_on_one_instance_ends_the_session_on_the_other(
     assert ENDED_PREFIX not in page.text, "the records are never shown"
 
 
+def test_no_request_reads_a_record_through_the_served_folder(tmp_path: Path) -> None:
+    # On the filesystem the app serves the storage's folder (the photos' URLs), where the
+    # records are too: `sessions-ended/` is no photo, whatever the path's spelling.
+    storage = FilesystemStorage(tmp_path / "uploads", "/static/uploads")
+    with _client(storage) as client:
+        client.post("/signin", data={"password": PASSWORD})
+        client.post("/signout")
+        (record,) = storage.list_files(ENDED_PREFIX)
+        name = record.removeprefix(ENDED_PREFIX)
+        for path in (
+            f"/static/uploads/{record}",
+            f"/static/uploads/sessions-ended%2F{name}",
+            f"/static/uploads/uploads%2F..%2F{record}",
+            f"/static/uploads/%2e/{record}",
+        ):
+            assert client.get(path).status_code == 404, path
+
+
 def test_a_record_is_kept_until_its_session_would_have_expired(tmp_path: Path) -> None:
     storage = FilesystemStorage(tmp_path / "uploads")
     storage.save_file(b"", f"{ENDED_PREFIX}1000-{'0' * 32}")  # expired long ago

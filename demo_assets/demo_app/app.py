@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
 from services.storage import (
@@ -39,6 +40,7 @@ from .photos import PhotoRefused
 from .security import NO_PASSWORD, SecurityMiddleware, cross_site
 from .settings import DemoSettings, read_settings
 from .signin import (
+    ENDED_PREFIX,
     SESSION_COOKIE,
     SESSION_SECONDS,
     Access,
@@ -400,7 +402,16 @@ def _uploads_disabled(storage: StorageInterface) -> str | None:
 
 
 class _InlineFiles(StaticFiles):
-    """The upload folder, served with `Content-Disposition: inline` and a safe file name."""
+    """The upload folder, served with `Content-Disposition: inline` and a safe file name;
+    never the sign-out records kept beside the photos."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        # `path` is normalised (no `..`, slashes decoded); lower case and no trailing dots
+        # or spaces, as a case-insensitive (macOS) or Windows disk would find the folder.
+        first = path.replace(os.sep, "/").split("/")[0].lower().rstrip(". ")
+        if first == ENDED_PREFIX.rstrip("/"):
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)
 
     def file_response(self, full_path: Any, stat_result: Any, scope: Scope, status_code: int = 200):  # type: ignore[no-untyped-def]
         response = super().file_response(full_path, stat_result, scope, status_code)
