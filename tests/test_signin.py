@@ -231,6 +231,16 @@ def test_a_right_bearer_token_while_limited_is_429_not_401(tmp_path: Path) -> No
     assert storage.list_files("uploads/") == []
 
 
+def test_a_password_beyond_ascii_works_as_a_bearer_token(tmp_path: Path) -> None:
+    # curl and httpx send the header's UTF-8 bytes; read as Latin-1 they never matched.
+    password = "pässwörd-Ünïcode"
+    with _client(FilesystemStorage(tmp_path / "uploads"), password=password) as client:
+        right = {"Authorization": f"Bearer {password}".encode()}
+        assert client.get("/admin", headers={**JSON, **right}).status_code == 200
+        wrong = {"Authorization": "Bearer pässwörd-Ünïcodé".encode()}
+        assert client.get("/admin", headers={**JSON, **wrong}).status_code == 401
+
+
 def test_a_signed_in_session_is_never_limited(tmp_path: Path) -> None:
     with _client(FilesystemStorage(tmp_path / "uploads")) as client:
         assert client.post("/signin", data={"password": PASSWORD}).status_code == 303

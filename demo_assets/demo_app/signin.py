@@ -338,9 +338,17 @@ class Access:
 
 
 def bearer(headers: Mapping[str, str]) -> str | None:
+    """The bearer token, as the client wrote it: Starlette reads header bytes as Latin-1,
+    clients (curl, httpx, fetch) send a password beyond ASCII as UTF-8."""
     value = headers.get("authorization", "")
     scheme, _, token = value.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    try:
+        return token.encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        return token  # not UTF-8 (a Latin-1 client): the characters it sent
 
 
 class HideSignInLinks(logging.Filter):
