@@ -55,6 +55,14 @@ def read_settings(env: Mapping[str, str] | None = None) -> DemoSettings:
             "DEMO_SECRET_KEY is too short to sign sessions: use at least 16 random characters "
             '(python -c "import secrets; print(secrets.token_hex(32))").'
         )
+    token = env.get("DEMO_SIGNIN_TOKEN", "").strip()
+    if token and len(token) < 32:
+        # Wrong links sent by other sites' pages are not counted: the length is the guard.
+        raise DemoSettingsError(
+            "DEMO_SIGNIN_TOKEN is too short to be a sign-in link's secret: leave it unset "
+            "(`oppdemo serve` makes one) or use at least 32 random characters "
+            '(python -c "import secrets; print(secrets.token_urlsafe(32))").'
+        )
     hosts = tuple(h.strip().lower() for h in env.get("ALLOWED_HOSTS", "").split(",") if h.strip())
     return DemoSettings(
         max_upload_bytes=max_upload_bytes(env),
@@ -65,7 +73,7 @@ def read_settings(env: Mapping[str, str] | None = None) -> DemoSettings:
         direct_uploads=_flag(env, "S3_DIRECT_UPLOADS", True),
         request_max_bytes=_megabytes(env, "REQUEST_MAX_MB") if env.get("REQUEST_MAX_MB") else None,
         # With a password, everyone signs in with it: no link is printed, none is accepted.
-        signin_token=None if password else env.get("DEMO_SIGNIN_TOKEN", "").strip() or None,
+        signin_token=None if password else token or None,
         storage_timeout=_seconds(env, "DEMO_STORAGE_TIMEOUT", 10.0),
     )
 

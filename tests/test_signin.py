@@ -151,6 +151,16 @@ def test_with_a_password_no_link_signs_in(tmp_path: Path) -> None:
         assert client.get("/signin", params={"token": LINK}).status_code == 403
 
 
+def test_a_guessable_sign_in_token_is_refused_at_start_up() -> None:
+    # Set by hand for `uvicorn` (serve makes 256 bits): the link's strength is its length.
+    from demo_app import read_settings
+    from demo_app.settings import DemoSettingsError
+
+    with pytest.raises(DemoSettingsError, match="DEMO_SIGNIN_TOKEN is too short"):
+        read_settings({"DEMO_SIGNIN_TOKEN": "letmein"})
+    assert read_settings({"DEMO_SIGNIN_TOKEN": LINK}).signin_token == LINK
+
+
 def test_another_sites_page_cannot_lock_the_operator_out(tmp_path: Path) -> None:
     # `<img src="https://demo.example/signin?token=x">` on any page the operator opens: the
     # browser sends it from the operator's own address, five times in a blink.
