@@ -337,6 +337,13 @@ class Access:
             )
 
 
+def speculative(headers: Mapping[str, str]) -> bool:
+    """A browser's prefetch or prerender (a link pasted in Chromium's address bar, before
+    Enter): a page it may throw away, cookie and all, so a one-time link is not used on it."""
+    purpose = f"{headers.get('sec-purpose', '')} {headers.get('purpose', '')}".lower()
+    return "prefetch" in purpose or "prerender" in purpose
+
+
 def bearer(headers: Mapping[str, str]) -> str | None:
     """The bearer token, as the client wrote it: Starlette reads header bytes as Latin-1,
     clients (curl, httpx, fetch) send a password beyond ASCII as UTF-8."""

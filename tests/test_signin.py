@@ -143,6 +143,18 @@ def test_the_sign_in_link_is_good_once(tmp_path: Path) -> None:
         assert other.get("/signin", params={"token": "guess"}).status_code == 403
 
 
+def test_a_browsers_prefetch_does_not_use_up_the_link(tmp_path: Path) -> None:
+    # Chromium prerenders a URL pasted in the address bar before Enter: a page it may throw
+    # away (and its cookie with it). Such a request must leave the link good.
+    storage = FilesystemStorage(tmp_path / "uploads")
+    with _client(storage, password=None, signin_token=LINK) as client:
+        for purpose in ({"Sec-Purpose": "prefetch;prerender"}, {"Purpose": "prefetch"}):
+            early = client.get("/signin", params={"token": LINK}, headers=purpose)
+            assert early.status_code == 503 and "set-cookie" not in early.headers
+            assert early.headers["cache-control"] == "no-store"
+        assert client.get("/signin", params={"token": LINK}).status_code == 303
+
+
 def test_with_a_password_no_link_signs_in(tmp_path: Path) -> None:
     from demo_app import read_settings
 

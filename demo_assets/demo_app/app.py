@@ -47,6 +47,7 @@ from .signin import (
     Limited,
     Verdict,
     configure_logging,
+    speculative,
 )
 from .uploads import (
     ACCEPTED_TYPES,
@@ -199,6 +200,9 @@ def create_app(
     def sign_in_page(request: Request, token: str = "") -> Response:
         if token:
             # The one-time link `serve` printed: good once, then the session cookie counts.
+            if speculative(request.headers):
+                # Not an error page the browser would keep: it fetches again on Enter.
+                return Response(status_code=503, headers={"Cache-Control": "no-store"})
             try:
                 cookie = access.sign_in_with_link(
                     request.scope, token, from_another_site=cross_site(request.scope)
