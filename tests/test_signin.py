@@ -173,6 +173,18 @@ def test_a_guessable_sign_in_token_is_refused_at_start_up() -> None:
     assert read_settings({"DEMO_SIGNIN_TOKEN": LINK}).signin_token == LINK
 
 
+@pytest.mark.parametrize("name", ["DEMO_PASSWORD", "DEMO_SECRET_KEY"])
+def test_example_envs_placeholders_are_refused_at_start_up(name: str) -> None:
+    # Uncommented as they stand, they are a password and a session key every reader knows.
+    from demo_app import read_settings
+    from demo_app.settings import DemoSettingsError
+
+    text = (PROJECT_ROOT / "example.env").read_text(encoding="utf-8")
+    (placeholder,) = re.findall(rf"^# {name}=(\S+)", text, re.MULTILINE)
+    with pytest.raises(DemoSettingsError, match=f"{name} is example.env's placeholder"):
+        read_settings({name: placeholder})
+
+
 def test_another_sites_page_cannot_lock_the_operator_out(tmp_path: Path) -> None:
     # `<img src="https://demo.example/signin?token=x">` on any page the operator opens: the
     # browser sends it from the operator's own address, five times in a blink.

@@ -13,6 +13,13 @@ from dataclasses import dataclass, field
 MAX_MB_RANGE = (0.1, 1024.0)
 
 
+# example.env's stand-ins: uncommented as they stand, a password and a key every reader knows.
+_PLACEHOLDERS = {
+    "DEMO_PASSWORD": "a-long-random-password",
+    "DEMO_SECRET_KEY": "output-of-python-c-import-secrets-print-secrets-token-hex-32",
+}
+
+
 class DemoSettingsError(ValueError):
     """A demo setting is missing or invalid; the message names it and the fix."""
 
@@ -48,6 +55,12 @@ def read_settings(env: Mapping[str, str] | None = None) -> DemoSettings:
     """The demo's settings from `env` (the environment over `.env` by default)."""
     if env is None:
         env = _environment()
+    for name, placeholder in _PLACEHOLDERS.items():
+        if env.get(name, "").strip() == placeholder:
+            raise DemoSettingsError(
+                f"{name} is example.env's placeholder, which anyone can read: set it to a long "
+                'random value (python -c "import secrets; print(secrets.token_urlsafe(24))").'
+            )
     password = env.get("DEMO_PASSWORD", "") or None
     secret = env.get("DEMO_SECRET_KEY", "")
     if secret and len(secret) < 16:
