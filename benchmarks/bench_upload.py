@@ -1,17 +1,23 @@
-"""Load check of the upload demo: 20 concurrent clients upload 200 photos of 200 KB each.
+"""Load check of the upload demo: 20 concurrent clients upload 200 photos of 200 KB each;
+then 2 MB photos through nginx (TLS) against straight to `serve`, in the same run.
 
-    uv run python benchmarks/bench_upload.py
+    uv run python benchmarks/bench_upload.py            # everything
+    uv run python benchmarks/bench_upload.py --only proxy
 
 The demo runs as users run it (`oppdemo.py serve`, uvicorn) on 127.0.0.1: on the filesystem
 with one worker and with two (`--workers 2`), then on S3 (a moto server in its own process).
 Each photo is a real JPEG that goes through the photo pipeline (decoded, cleaned, re-encoded,
 a thumbnail made); it must come back in the listing and serve exactly the bytes the pipeline
 makes of it (computed here with the demo's own `clean_photo`). Prints throughput, latencies
-and the ratio of two workers to one.
+and the ratio of two workers to one. The proxied path: one `serve --proxy-headers` with Debian's
+nginx in front (the site of docs/demo/deploying.md); the same 2 MB photos go to nginx and
+straight to serve, and the ratio of the two wall times is checked against 1.2x. Every client
+signs in with a bearer token (DEMO_PASSWORD), as an API client would.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import statistics
@@ -24,7 +30,7 @@ from pathlib import Path
 
 import boto3
 import urllib3
-from servers import free_port, start_moto, wait_for_port
+from servers import free_port, start_moto, start_nginx, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS, PHOTOS, SIZE = 20, 200, 200 * 1024
@@ -44,13 +50,13 @@ def start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Pope
     return process
 
 
-def photo(index: int) -> bytes:
-    """A distinct JPEG of about 200 KB (noise compresses badly)."""
+def photo(index: int, size: int = SIZE) -> bytes:
+    """A distinct JPEG of about `size` bytes (noise compresses badly: 1.85 bytes a pixel)."""
     import io
 
     from PIL import Image
 
-    side = 330
+    side = int((size / 1.85) ** 0.5)
     buffer = io.BytesIO()
     noise = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
     noise.save(buffer, "JPEG", quality=92)
@@ -67,15 +73,22 @@ def stored_form(body: bytes) -> bytes:
     return clean_photo(io.BytesIO(body)).data
 
 
-def load(origin: str, direct: bool = False) -> tuple[float, list[float], int, int]:
-    """Upload every photo with CLIENTS at once (through the app, or straight to the bucket
+def load(
+    origin: str,
+    direct: bool = False,
+    bodies: list[bytes] | None = None,
+    clients: int = CLIENTS,
+    pool: urllib3.PoolManager | None = None,
+) -> tuple[float, list[float], int, int]:
+    """Upload every photo with `clients` at once (through the app, or straight to the bucket
     with a presigned POST and a confirm); check each is listed and served as stored. Returns
     the wall time, the latencies, the photos intact, and the bytes sent to the app."""
     import json
 
-    pool = urllib3.PoolManager(maxsize=CLIENTS)
-    bodies = [photo(index) for index in range(PHOTOS)]
-    to_app = [0] * PHOTOS
+    pool = pool or urllib3.PoolManager(maxsize=clients)
+    bodies = bodies or [photo(index) for index in range(PHOTOS)]
+    count = len(bodies)
+    to_app = [0] * count
 
     def proxied(index: int) -> str:
         fields = {"files": (f"photo-{index}.jpg", bodies[index], "image/jpeg")}
@@ -116,8 +129,8 @@ def load(origin: str, direct: bool = False) -> tuple[float, list[float], int, in
         return time.perf_counter() - started, key
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(CLIENTS) as clients:
-        results = list(clients.map(upload, range(PHOTOS)))
+    with ThreadPoolExecutor(clients) as senders:
+        results = list(senders.map(upload, range(count)))
     wall = time.perf_counter() - started
     keys = {key: stored_form(bodies[index]) for index, (_, key) in enumerate(results)}
     listed = {item["key"]: item for item in pool.request("GET", f"{origin}/api/photos").json()}
@@ -129,7 +142,102 @@ def load(origin: str, direct: bool = False) -> tuple[float, list[float], int, in
     return wall, [elapsed for elapsed, _ in results], intact, sum(to_app)
 
 
+# The proxied path: fewer, larger photos (a phone's, resized), fewer clients (two cores).
+PROXY_CLIENTS, PROXY_PHOTOS, PROXY_SIZE = 4, 40, 2 * 1024 * 1024
+PROXY_TARGET = 1.2
+PROXY_ROUNDS = 4
+
+
+def through_nginx() -> bool:
+    """The same 2 MB photos to one `serve --proxy-headers`, straight and through nginx with
+    TLS, in alternating rounds; True if nginx costs at most PROXY_TARGET times the time."""
+    bodies = [photo(index, PROXY_SIZE) for index in range(PROXY_PHOTOS)]
+    with tempfile.TemporaryDirectory(prefix="oppdemo-bench-") as folder:
+        project = Path(folder) / "app"
+        project.mkdir()
+        shutil.copy(ROOT / "pyproject.toml", project)
+        for part in ("services", "demo_app"):
+            shutil.copytree(ROOT / part, project / part)
+        port = free_port()
+        server = start([sys.executable, str(ROOT / "oppdemo.py"), "-C", str(project), "serve",
+                        "--port", str(port), "--proxy-headers"], port, {})  # fmt: skip
+        (Path(folder) / "nginx").mkdir()
+        nginx = start_nginx(Path(folder) / "nginx", port)
+        if nginx is None:
+            server.terminate()
+            server.wait()
+            print("proxied: skipped, no nginx (apt-get install nginx)")
+            return True
+        proxy, proxy_origin = nginx
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        tls = urllib3.PoolManager(maxsize=PROXY_CLIENTS, cert_reqs="CERT_NONE")
+        paths = [
+            ("straight to serve", f"http://127.0.0.1:{port}", None),
+            ("through nginx (TLS)", proxy_origin, tls),
+        ]
+        latencies: dict[str, list[float]] = {label: [] for label, _, _ in paths}
+        intact = dict.fromkeys(latencies, 0)
+        walls = dict.fromkeys(latencies, 0.0)
+        try:
+            # Rounds in alternating order (A B, B A, ...): on a shared machine the load drifts,
+            # and each path gets as much of it.
+            for round_ in range(PROXY_ROUNDS):
+                share = bodies[round_::PROXY_ROUNDS]
+                for label, origin, pool in paths if round_ % 2 == 0 else paths[::-1]:
+                    wall, times, whole, _ = load(
+                        origin, bodies=share, clients=PROXY_CLIENTS, pool=pool
+                    )
+                    walls[label] += wall
+                    latencies[label] += times
+                    intact[label] += whole
+        finally:
+            proxy.terminate()
+            proxy.wait()
+            server.terminate()
+            server.wait()
+    for label, times in latencies.items():
+        p95 = statistics.quantiles(times, n=20)[18]
+        print(
+            f"{label:<22} {PROXY_PHOTOS} photos x {PROXY_SIZE // 2**20} MB, "
+            f"{PROXY_CLIENTS} clients: {PROXY_PHOTOS / walls[label]:5.1f} photos/s, "
+            f"p50 {statistics.median(times) * 1000:5.0f} ms, p95 {p95 * 1000:5.0f} ms; "
+            f"{intact[label]}/{PROXY_PHOTOS} intact"
+        )
+    if set(intact.values()) != {PROXY_PHOTOS}:
+        return False
+    ratio = walls["through nginx (TLS)"] / walls["straight to serve"]
+    within = ratio <= PROXY_TARGET
+    print(
+        f"proxied: nginx (TLS) / straight = {ratio:.2f}x  target <= {PROXY_TARGET}x  "
+        f"{'ok' if within else 'MISSED'}"
+    )
+    return within
+
+
+def python_start() -> float:
+    """`python -c pass`, best of five, in ms: how fast this machine is right now."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=("load", "proxy"), help="run one part")
+    part = parser.parse_args().only
+    print(f"python -c pass: {python_start():.0f} ms")
+    ok = True
+    if part in (None, "load"):
+        ok &= load_check()
+    if part in (None, "proxy"):
+        ok &= through_nginx()
+    return 0 if ok else 1
+
+
+def load_check() -> bool:
     moto, endpoint = start_moto()
     s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="bench",
                       aws_secret_access_key="bench-secret", region_name="us-east-1")  # fmt: skip
@@ -186,7 +294,7 @@ def main() -> int:
     finally:
         moto.terminate()
         moto.wait()
-    return 0 if ok else 1
+    return ok
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import ipaddress
 import json
+import logging
 import re
 from urllib.parse import urlsplit
 
@@ -32,6 +33,8 @@ _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 _CHANGING = {"POST", "DELETE", "PUT", "PATCH"}
 # Routes whose body can be large: the operator check runs before the body is read.
 _LARGE_BODIES = {"/upload"}
+# Health probes answer whatever the Host: they say nothing a rebinding page could use.
+PROBES = {"/healthz", "/readyz"}
 
 
 def is_loopback(address: str | None) -> bool:
@@ -73,12 +76,39 @@ def cross_site(scope: Scope) -> bool:
 
 
 def host_allowed(scope: Scope, allowed: tuple[str, ...]) -> bool:
-    """Bound to loopback: only the loopback names (no DNS rebinding); else ALLOWED_HOSTS."""
+    """`ALLOWED_HOSTS` wherever the connection arrives (a proxy on this machine connects on
+    loopback); unset, a connection on loopback may name only loopback (no DNS rebinding),
+    any other every name. Probes are exempt: load balancers address them by IP."""
+    if scope.get("path") in PROBES:
+        return True
     name = _host_name(Headers(scope=scope).get("host", "").lower())
+    if allowed:
+        return name in allowed
     server = scope.get("server") or (None, None)
     if is_loopback(server[0]):
         return name in _LOOPBACK_NAMES
-    return not allowed or name in allowed
+    return True
+
+
+def warn_if_proxy_ignored(scope: Scope) -> None:
+    """Once per process, when a request names its client in X-Forwarded-For but the app sees
+    another (the proxy's own address): serve without --proxy-headers, or a proxy that
+    --forwarded-allow-ips does not name. Every visitor then counts as the proxy."""
+    forwarded = Headers(scope=scope).get("x-forwarded-for")
+    client = (scope.get("client") or ("",))[0]
+    if _PROXY_WARNED or not forwarded or not client or client in forwarded:
+        return
+    _PROXY_WARNED.append(True)
+    # uvicorn's own logger: the line appears, formatted, wherever serve's output goes.
+    logging.getLogger("uvicorn.error").warning(
+        "Requests come through a proxy (X-Forwarded-For), but their client is taken as the "
+        "proxy's address %s: start serve with --proxy-headers, and name the proxy in "
+        "--forwarded-allow-ips (FORWARDED_ALLOW_IPS), or every visitor counts as one.",
+        client,
+    )
+
+
+_PROXY_WARNED: list[bool] = []
 
 
 def _host_name(host: str) -> str:
@@ -126,11 +156,19 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        warn_if_proxy_ignored(scope)
         if not host_allowed(scope, self.settings.allowed_hosts):
             await self._refuse(send, 400, "this Host is not served here (see ALLOWED_HOSTS)")
             return
         if scope["method"] in _CHANGING and cross_site(scope):
-            await self._refuse(send, 403, "a change from another site is refused (CSRF)")
+            # Behind a proxy that sends no Host or X-Forwarded-Proto, every browser lands here:
+            # say which origin the app sees, so the operator can tell.
+            reason = (
+                "a change from another site is refused (CSRF): this server sees itself as "
+                f"{own_origin(scope)}; behind a proxy, have it send Host and X-Forwarded-Proto "
+                "and start serve with --proxy-headers"
+            )
+            await self._refuse(send, 403, reason)
             return
         if scope["method"] == "POST" and scope["path"] in _LARGE_BODIES:
             cookies = cookie_parser(Headers(scope=scope).get("cookie", ""))

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import http.server
 import json
+import socket as socket_module
 import threading
 import uuid
 from collections.abc import Iterator
@@ -337,3 +338,123 @@ def hung_endpoint() -> Iterator[str]:
     listener.close()
     for connection in accepted:
         connection.close()
+
+
+NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/opt/homebrew/bin/nginx")
+
+
+def self_signed_certificate(folder: Path, *names: str) -> tuple[Path, Path]:
+    """A certificate for `names` (and 127.0.0.1) signed by its own key, valid for a day."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    now = datetime.datetime.now(datetime.UTC)
+    alternatives = [x509.DNSName(name) for name in names]
+    alternatives.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(alternatives), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "site.crt", folder / "site.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@dataclasses.dataclass
+class Nginx:
+    """An nginx this test started: its https origin on 127.0.0.1 and its error log."""
+
+    origin: str
+    port: int
+    error_log: Path
+
+
+@pytest.fixture
+def nginx(tmp_path: Path) -> Iterator[Any]:
+    """Start real nginx (Debian's, as .ci/run installs it) as this user, on a free port of
+    127.0.0.1 with TLS (a certificate for demo.example and localhost made here):
+    `start(location, upstreams)` puts `location` (directives of `location /`) in the
+    site, and names the upstream `demo` (`proxy_pass http://demo;`). Skipped when no nginx."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import time
+
+    executable = next(
+        (c for c in (os.environ.get("OPPDEMO_NGINX"), *NGINX_CANDIDATES) if c and Path(c).exists()),
+        shutil.which("nginx"),
+    )
+    if executable is None:
+        pytest.skip("no nginx to proxy with: install it (apt-get install nginx, as .ci/run does)")
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(location: str, upstreams: list[str]) -> Nginx:
+        prefix = tmp_path / f"nginx-{len(started)}"
+        prefix.mkdir()
+        cert, key = self_signed_certificate(prefix, "demo.example", "localhost")
+        port = free_port()
+        servers = "\n".join(f"    server {address};" for address in upstreams)
+        temp = "\n".join(
+            f"  {kind}_temp_path {prefix / kind};"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        # One process, no privileges dropped (as root it would switch to nobody, who cannot
+        # read a private temp folder): the harness around the site; the site is as deployed.
+        (prefix / "nginx.conf").write_text(
+            f"daemon off;\nmaster_process off;\npid {prefix / 'nginx.pid'};\n"
+            f"error_log {prefix / 'error.log'} warn;\n"
+            "events { worker_connections 256; }\n"
+            f"http {{\n  access_log off;\n{temp}\n"
+            f"  upstream demo {{\n{servers}\n  }}\n"
+            f"  server {{\n    listen 127.0.0.1:{port} ssl;\n    server_name demo.example;\n"
+            f"    ssl_certificate {cert};\n    ssl_certificate_key {key};\n"
+            f"    location / {{\n{location}\n    }}\n  }}\n}}\n"
+        )
+        process = subprocess.Popen(
+            [executable, "-e", str(prefix / "error.log"), "-p", str(prefix),
+             "-c", str(prefix / "nginx.conf")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        started.append(process)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket_module.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log = (prefix / "error.log").read_text(errors="replace")
+                    raise AssertionError(f"nginx did not start: {log}") from None
+                time.sleep(0.05)
+        return Nginx(f"https://127.0.0.1:{port}", port, prefix / "error.log")
+
+    yield start
+    for process in started:
+        process.send_signal(signal.SIGQUIT if os.name != "nt" else signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

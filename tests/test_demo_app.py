@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from demo_app import DemoSettings, create_app
+from demo_app.settings import read_settings
 from services.storage import FilesystemStorage, StorageInterface
 
 from .conftest import free_port, make_bucket_public, make_s3_storage
@@ -108,7 +109,7 @@ def test_bad_files_are_refused_one_by_one_with_a_reason(
 ) -> None:
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
     html = b"<!doctype html><html><body>hi</body></html>"
-    too_big = b"\xff\xd8\xff" + b"\0" * (10 * 1024 * 1024)
+    too_big = b"\xff\xd8\xff" + b"\0" * (25 * 1024 * 1024)
     result = upload_json(
         client,
         ("logo.svg", svg, "image/svg+xml"),
@@ -122,7 +123,7 @@ def test_bad_files_are_refused_one_by_one_with_a_reason(
         "logo.svg": "not a JPEG, PNG, WebP or GIF image",
         "page.jpg": "not a JPEG, PNG, WebP or GIF image",
         "empty.png": "the file is empty",
-        "huge.jpg": "over the 10 MB limit",
+        "huge.jpg": "over the 25 MB limit",
     }
     assert [item["key"] for item in result["saved"]] == storage.list_files("uploads/")
 
@@ -277,3 +278,34 @@ def test_serve_names_a_bad_setting_in_one_sentence(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "STORAGE_TYPE='s4' is not a storage type" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_browser_gets_an_html_404_and_an_api_client_json(client: TestClient) -> None:
+    page = client.get("/no/such/page", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "Not found" in page.text and 'href="/"' in page.text
+    api = client.get("/no/such/page", headers={"Accept": "application/json"})
+    assert api.status_code == 404 and api.json() == {"error": "not found"}
+    missing = client.get("/demo-static/none.css", headers={"Accept": "text/html"})
+    assert missing.status_code == 404
+
+
+def test_the_pages_have_a_favicon(client: TestClient) -> None:
+    page = client.get("/").text
+    assert '<link rel="icon" href="/demo-static/favicon.svg"' in page
+    for url in ("/demo-static/favicon.svg", "/favicon.ico"):
+        icon = client.get(url)
+        assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg")
+
+
+def test_a_phones_full_size_photo_is_signed_with_the_default_limit(
+    s3_env: dict[str, str],
+) -> None:
+    # A phone's full-size JPEG (24 MP, say) is 12 MB or so: the default limit takes it on
+    # the direct path, where the bucket, not the app, receives it.
+    make_bucket_public(s3_env)
+    defaults = read_settings({"DEMO_PASSWORD": PASSWORD})
+    with TestClient(create_app(make_s3_storage(s3_env), defaults), headers=OPERATOR) as client:
+        ticket = {"name": "phone.jpg", "size": 12 * 1024 * 1024, "type": "image/jpeg"}
+        answer = client.post("/api/uploads", json=ticket, headers={"Accept": "application/json"})
+    assert answer.status_code == 200, answer.text

@@ -220,6 +220,35 @@ def test_allowed_hosts_on_a_public_server(tmp_path: Path) -> None:
         assert client.get("/", headers={"Host": "other.example"}).status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [("demo.example", 200), ("demo.example:8443", 200), ("localhost:8000", 400),
+     ("evil.example", 400)],
+)  # fmt: skip
+def test_allowed_hosts_is_honoured_on_loopback_too(tmp_path: Path, host: str, status: int) -> None:
+    # A proxy on this machine connects on loopback, with the site's name as Host.
+    app = create_app(FilesystemStorage(tmp_path), settings(allowed_hosts=("demo.example",)))
+    with TestClient(app, base_url=LOCAL) as client:
+        assert client.get("/", headers={"Host": host}).status_code == status
+
+
+def test_probes_answer_whatever_the_host(tmp_path: Path) -> None:
+    # A load balancer addresses its health checks by IP.
+    app = create_app(FilesystemStorage(tmp_path), settings(allowed_hosts=("demo.example",)))
+    with TestClient(app, base_url="http://10.0.0.5:8000") as client:
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/").status_code == 400
+
+
+def test_a_cross_site_refusal_says_which_origin_the_server_sees(tmp_path: Path) -> None:
+    with _public(FilesystemStorage(tmp_path)) as client:
+        answer = client.post("/signin", data={"password": PASSWORD},
+                             headers={"Origin": "https://elsewhere.example"})  # fmt: skip
+    assert answer.status_code == 403
+    assert "https://demo.example" in answer.json()["error"]
+    assert "X-Forwarded-Proto" in answer.json()["error"]
+
+
 def test_odd_query_strings_are_not_errors(tmp_path: Path) -> None:
     with _public(FilesystemStorage(tmp_path)) as client:
         page = client.get("/?rejected=foo&rejected=&saved=%3Cb%3E&error=%00")

@@ -84,7 +84,7 @@ def test_a_confirm_of_nothing_is_422(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("size", "kind", "reason"),
-    [(11 * 1024 * 1024, "image/jpeg", "over the 10 MB limit"), (10, "image/svg+xml", "not a JPEG"),
+    [(26 * 1024 * 1024, "image/jpeg", "over the 25 MB limit"), (10, "image/svg+xml", "not a JPEG"),
      (0, "image/png", "empty")],
 )  # fmt: skip
 def test_sign_refuses_what_an_upload_would_refuse(

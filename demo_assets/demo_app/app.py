@@ -1,7 +1,10 @@
 """The upload demo's routes: a page, an upload form, a JSON API, sign-in and an admin page;
 every file through the storage.
 
-    uvicorn demo_app.app:create_app --factory --host 0.0.0.0 --port $PORT --proxy-headers
+    uvicorn demo_app.app:create_app --factory --host 0.0.0.0 --port $PORT --proxy-headers \
+        --forwarded-allow-ips "$PROXY_ADDRESSES"   # the platform's proxies, not 127.0.0.1
+
+Behind nginx: docs/demo/deploying.md.
 """
 
 from __future__ import annotations
@@ -16,11 +19,17 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
-from starlette.exceptions import HTTPException
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
 from services.storage import (
@@ -106,6 +115,22 @@ def create_app(
         # JSON, such as 1e400: name where the problem is, not what was sent.
         where = sorted({".".join(str(part) for part in item["loc"]) for item in error.errors()})
         return JSONResponse({"error": f"invalid request: {', '.join(where)}"}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        # A browser asking for a page gets one; an API client, JSON it can read.
+        if error.status_code == 404 and "text/html" in request.headers.get("accept", ""):
+            return TEMPLATES.TemplateResponse(request, "404.html", {}, status_code=404)
+        return JSONResponse(
+            {"error": "not found" if error.status_code == 404 else str(error.detail)},
+            status_code=error.status_code,
+            headers=error.headers,
+        )
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        # Browsers ask for it on pages without the <link> (a JSON answer, an image).
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
 
     # A request over ten files' worth (or REQUEST_MAX_MB) is cut off with 413 as it arrives.
     app.add_middleware(RequestSizeLimit, max_bytes=settings.request_limit, large_paths=("/upload",))
@@ -414,7 +439,7 @@ class _InlineFiles(StaticFiles):
         # or spaces, as a case-insensitive (macOS) or Windows disk would find the folder.
         first = path.replace(os.sep, "/").split("/")[0].lower().rstrip(". ")
         if first == ENDED_PREFIX.rstrip("/"):
-            raise HTTPException(status_code=404)
+            raise StarletteHTTPException(status_code=404)
         return await super().get_response(path, scope)
 
     def file_response(self, full_path: Any, stat_result: Any, scope: Scope, status_code: int = 200):  # type: ignore[no-untyped-def]

@@ -11,6 +11,12 @@ from dataclasses import dataclass, field
 
 # An upload may be at most this many megabytes, and at least this many (below, nothing fits).
 MAX_MB_RANGE = (0.1, 1024.0)
+# A phone's full-size JPEG: the pipeline decodes up to 40 megapixels, and a 40 MP JPEG at a
+# camera's quality is under 20 MB (a 12 to 24 MP one, 3 to 12 MB); 25 leaves room.
+DEFAULT_UPLOAD_MB = "25"
+# Through the app, a request carries ten photos at most, and never more than 101 MB (ten
+# photos at the old 10 MB default): a body the server spools to disk before checking it.
+REQUEST_CAP_BYTES = 101 * 1024 * 1024
 
 
 # example.env's stand-ins: uncommented as they stand, a password and a key every reader knows.
@@ -29,15 +35,15 @@ class DemoSettings:
     """`DEMO_PASSWORD` lets an operator sign in; `DEMO_SECRET_KEY` signs sessions (shared by
     every instance that has it); `open_access` lets anyone change things (`serve --open`)."""
 
-    max_upload_bytes: int = 10 * 1024 * 1024
+    max_upload_bytes: int = int(DEFAULT_UPLOAD_MB) * 1024 * 1024
     password: str | None = field(default=None, repr=False)
     secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
     allowed_hosts: tuple[str, ...] = ()
     open_access: bool = False
     # On S3, browsers send photos straight to the bucket (presigned POST) unless this is off.
     direct_uploads: bool = True
-    # The largest request body the app takes (default: ten photos' worth), as a serverless
-    # platform's cap would be.
+    # The largest request body the app takes (REQUEST_MAX_MB; default: ten photos' worth, at
+    # most 101 MB): the through-app path's own cap, set under a serverless platform's.
     request_max_bytes: int | None = None
     # The one-time sign-in link's token (DEMO_SIGNIN_TOKEN, which `serve` sets when there is
     # no DEMO_PASSWORD): good once, for the browser that opens the link it prints.
@@ -48,7 +54,8 @@ class DemoSettings:
 
     @property
     def request_limit(self) -> int:
-        return self.request_max_bytes or 10 * self.max_upload_bytes + 1024 * 1024
+        default = min(10 * self.max_upload_bytes + 1024 * 1024, REQUEST_CAP_BYTES)
+        return self.request_max_bytes or default
 
 
 def read_settings(env: Mapping[str, str] | None = None) -> DemoSettings:
@@ -133,8 +140,8 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 
 def max_upload_bytes(env: Mapping[str, str]) -> int:
-    """`UPLOAD_MAX_MB` (default 10) in bytes: a finite number from 0.1 to 1024."""
-    return _megabytes(env, "UPLOAD_MAX_MB", "10")
+    """`UPLOAD_MAX_MB` (default 25) in bytes: a finite number from 0.1 to 1024."""
+    return _megabytes(env, "UPLOAD_MAX_MB", DEFAULT_UPLOAD_MB)
 
 
 def _megabytes(env: Mapping[str, str], name: str, default: str = "") -> int:

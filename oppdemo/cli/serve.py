@@ -33,9 +33,25 @@ def serve(
         bool,
         typer.Option(
             "--proxy-headers",
-            help="Behind a platform's proxy: trust X-Forwarded-* from FORWARDED_ALLOW_IPS.",
+            help="Behind a proxy: the client's address and the scheme from X-Forwarded-For and "
+            "X-Forwarded-Proto, when the proxies of --forwarded-allow-ips send them.",
         ),
     ] = False,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            metavar="ADDRESSES",
+            help="Proxies whose forwarding headers count, comma-separated addresses or networks "
+            "(default: $FORWARDED_ALLOW_IPS, or 127.0.0.1; '*' with --uds).",
+        ),
+    ] = None,
+    uds: Annotated[
+        str | None,
+        typer.Option(
+            "--uds", metavar="PATH", help="Listen on this unix socket instead of HOST:PORT."
+        ),
+    ] = None,
     open_access: Annotated[
         bool,
         typer.Option(
@@ -49,6 +65,8 @@ def serve(
     from oppdemo.project_code import import_project_module
 
     host = host or os.environ.get("HOST") or "127.0.0.1"
+    if uds and os.name == "nt":
+        fail("serve --uds needs unix sockets, which Windows lacks: use --host and --port.")
     port = port or _port_from_environment()
     project = Path(ctx.obj).resolve()
     # As if run from the project: .env and a relative UPLOAD_DIR are found there.
@@ -83,7 +101,8 @@ def serve(
         password = settings().password if settings else None
     except settings_errors as error:
         fail(str(error))
-    if not _is_loopback(host) and password is None and settings and not open_access:
+    # A unix socket is reached only through the proxy that forwards to it.
+    if not uds and not _is_loopback(host) and password is None and settings and not open_access:
         fail(
             f"serve --host {host} needs DEMO_PASSWORD (and DEMO_SECRET_KEY) for the operator "
             "to sign in from the network, or --open to let ANYONE upload and delete."
@@ -96,14 +115,19 @@ def serve(
         )
     import uvicorn
 
+    from oppdemo.access_log import log_config
+
     options: dict[str, Any] = {
-        "host": host,
-        "port": port,
         "log_level": "info",
+        "log_config": log_config(),
         "proxy_headers": proxy_headers,
+        # Only the proxies named are believed: anyone else could claim any client or scheme.
+        # On a unix socket no peer has an address: the socket's own proxy is the one trusted.
+        "forwarded_allow_ips": forwarded_allow_ips
+        or os.environ.get("FORWARDED_ALLOW_IPS")
+        or ("*" if uds else "127.0.0.1"),
     }
-    if proxy_headers:
-        options["forwarded_allow_ips"] = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+    options.update({"uds": uds} if uds else {"host": host, "port": port})
     if workers > 1:
         # Each worker builds its own app from the same settings (sessions shared through
         # DEMO_SECRET_KEY, photos through the storage).
