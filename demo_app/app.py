@@ -46,15 +46,17 @@ from .health import HeadAsGet, StorageTimeout, StorageWaits, health_routes
 from .limits import RequestSizeLimit
 from .origins import image_origins, upload_origins
 from .photos import PhotoRefused
-from .security import NO_PASSWORD, SecurityMiddleware
+from .security import NO_PASSWORD, SecurityMiddleware, cross_site
 from .settings import DemoSettings, read_settings
 from .signin import (
+    ENDED_PREFIX,
     SESSION_COOKIE,
     SESSION_SECONDS,
     Access,
     Limited,
     Verdict,
     configure_logging,
+    speculative,
 )
 from .uploads import (
     ACCEPTED_TYPES,
@@ -223,8 +225,13 @@ def create_app(
     def sign_in_page(request: Request, token: str = "") -> Response:
         if token:
             # The one-time link `serve` printed: good once, then the session cookie counts.
+            if speculative(request.headers):
+                # Not an error page the browser would keep: it fetches again on Enter.
+                return Response(status_code=503, headers={"Cache-Control": "no-store"})
             try:
-                cookie = access.sign_in_with_link(request.scope, token)
+                cookie = access.sign_in_with_link(
+                    request.scope, token, from_another_site=cross_site(request.scope)
+                )
             except Limited as limited:
                 return too_many(request, limited.retry_after)
             except StorageError as error:
@@ -424,7 +431,16 @@ def _uploads_disabled(storage: StorageInterface) -> str | None:
 
 
 class _InlineFiles(StaticFiles):
-    """The upload folder, served with `Content-Disposition: inline` and a safe file name."""
+    """The upload folder, served with `Content-Disposition: inline` and a safe file name;
+    never the sign-out records kept beside the photos."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        # `path` is normalised (no `..`, slashes decoded); lower case and no trailing dots
+        # or spaces, as a case-insensitive (macOS) or Windows disk would find the folder.
+        first = path.replace(os.sep, "/").split("/")[0].lower().rstrip(". ")
+        if first == ENDED_PREFIX.rstrip("/"):
+            raise StarletteHTTPException(status_code=404)
+        return await super().get_response(path, scope)
 
     def file_response(self, full_path: Any, stat_result: Any, scope: Scope, status_code: int = 200):  # type: ignore[no-untyped-def]
         response = super().file_response(full_path, stat_result, scope, status_code)

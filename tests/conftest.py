@@ -316,28 +316,142 @@ def chromium() -> Iterator[Any]:
 def hung_endpoint() -> Iterator[str]:
     """A bucket that hangs: a TCP listener on 127.0.0.1 that accepts and never answers (as a
     stopped server's kernel would); closed after the test, which ends every wait on it."""
+    with silent_listener() as server:
+        yield server.url
+
+
+@dataclasses.dataclass
+class SilentServer:
+    """A server that never answers: `url`, and the connections it accepted so far."""
+
+    url: str
+    accepted: list[Any]
+
+
+@contextmanager
+def silent_listener(accepting: bool = True) -> Iterator[SilentServer]:
+    """A TCP listener on 127.0.0.1 that never answers. Accepting, it takes every connection
+    and never sends a byte; not accepting, its queue is full, so the kernel drops every new
+    connection attempt (a connect waits for its timeout), as a frozen server's does."""
     import socket
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    accepted: list[socket.socket] = []
+    listener.listen(64 if accepting else 0)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    server = SilentServer(url, [])
     stop = threading.Event()
+    fillers: list[socket.socket] = []
 
     def accept() -> None:
         while not stop.is_set():
             try:
-                accepted.append(listener.accept()[0])
+                server.accepted.append(listener.accept()[0])
             except OSError:
                 return
 
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    stop.set()
-    listener.close()
-    for connection in accepted:
-        connection.close()
+    if accepting:
+        threading.Thread(target=accept, daemon=True).start()
+    else:
+        # Fill the queue (a backlog of 0 holds one connection on Linux), then check that a
+        # new connection now waits rather than being refused.
+        fillers.append(socket.create_connection(listener.getsockname(), timeout=2))
+        probe = socket.socket()
+        probe.settimeout(0.5)
+        try:
+            probe.connect(listener.getsockname())
+            waits = False
+        except TimeoutError:
+            waits = True
+        except OSError:
+            waits = False
+        fillers.append(probe)
+        if not waits:
+            for sock in [*fillers, listener]:
+                sock.close()
+            pytest.skip("this system refuses connections past a full queue, never drops them")
+    try:
+        yield server
+    finally:
+        stop.set()
+        listener.close()
+        for connection in [*server.accepted, *fillers]:
+            connection.close()
+
+
+@pytest.fixture(params=["accepts", "never accepts"])
+def silent_server(request: pytest.FixtureRequest) -> Iterator[SilentServer]:
+    """A server on 127.0.0.1 that never answers: one that accepts connections, one that
+    never does."""
+    with silent_listener(request.param == "accepts") as server:
+        yield server
+
+
+class HangingProxy:
+    """An HTTP proxy on 127.0.0.1 in front of an S3 server that passes requests on, except
+    those of the methods in `hang`, which it takes and never answers (a server that froze
+    mid-run); `hung` is set when the first such request arrives."""
+
+    def __init__(self, upstream: str) -> None:
+        import http.client
+        from urllib.parse import urlsplit
+
+        self.hang: set[str] = set()
+        self.hung = threading.Event()
+        self._released = threading.Event()
+        proxy = self
+        address = urlsplit(upstream)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _any(self) -> None:
+                if self.command in proxy.hang:
+                    proxy.hung.set()
+                    proxy._released.wait()  # until the test ends: never an answer
+                    self.close_connection = True
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                upstream_connection = http.client.HTTPConnection(
+                    address.hostname, address.port, timeout=30
+                )
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "expect"}
+                upstream_connection.request(self.command, self.path, body, headers)
+                answer = upstream_connection.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                upstream_connection.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _any
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._released.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def hanging_proxy(moto_endpoint: str) -> Iterator[HangingProxy]:
+    """A proxy to the moto server that can be told to stop answering some requests."""
+    proxy = HangingProxy(moto_endpoint)
+    yield proxy
+    proxy.close()
 
 
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/opt/homebrew/bin/nginx")

@@ -113,3 +113,31 @@ def test_prune_never_removes_what_an_interrupted_undo_needs(project: Path) -> No
     run_cli(project, "backups", "--prune", "--keep", "0", "--yes")
     assert restore_record.id in store.ids()
     assert commands.undo(project).record is not None, "the undo can still be finished"
+
+
+def test_the_storage_commands_copies_are_listed_and_pruned(storage_project: Path) -> None:
+    uploads = storage_project / "uploads"
+    env = {"STORAGE_TYPE": "filesystem", "UPLOAD_DIR": str(uploads), "UPLOAD_URL": "/u"}
+    (uploads / "photos").mkdir(parents=True)
+    (uploads / "photos/a.jpg").write_bytes(b"a" * 10)
+    (uploads / "photos/b.jpg").write_bytes(b"b" * 20)
+    removed = run_cli(storage_project, "storage", "rm", "--yes", "photos/a.jpg", env=env)
+    assert removed.returncode == 0, removed.stderr
+    removed = run_cli(storage_project, "storage", "rm", "--yes", "photos/b.jpg", env=env)
+    assert removed.returncode == 0, removed.stderr
+    listed = json.loads(run_cli(storage_project, "backups", "--json").stdout)
+    assert [(row["command"], row["files"], row["size"]) for row in listed] == [
+        ("storage", 1, 10),
+        ("storage", 1, 20),
+    ]
+    first, second = (row["id"] for row in listed)
+    assert (storage_project / "backups/storage" / first / "photos/a.jpg").is_file()
+    undo = run_cli(storage_project, "undo", first)
+    assert undo.returncode == 2
+    assert f"storage restore-backup backups/storage/{first}" in undo.stderr
+    pruned = run_cli(storage_project, "backups", "--prune", "--keep", "1", "--yes")
+    assert pruned.returncode == 0, pruned.stderr
+    assert not (storage_project / "backups/storage" / first).exists()
+    assert not (storage_project / "backups/storage-headers" / first).exists(), "headers too"
+    assert (storage_project / "backups/storage" / second / "photos/b.jpg").is_file()
+    assert _ids(storage_project) == [second]

@@ -326,7 +326,7 @@ def test_backups_fits_80_columns_of_a_terminal_with_every_column(project: Path) 
     from oppdemo.assets.engine import reverse_operations
 
     (project / "demo_scripts/seed.py").write_text("edited")
-    assert run_cli(project, "restore").returncode == 0
+    assert run_cli(project, "restore", "--yes").returncode == 0
     assert run_cli(project, "undo").returncode == 0
     store = BackupStore(project, project / "backups")
     latest = store.latest()
@@ -348,3 +348,114 @@ def test_backups_fits_80_columns_of_a_terminal_with_every_column(project: Path) 
         if " of " in row[1]:  # the backup undone: whole, on a line of its own
             assert f"of {row[1].split(' of ')[1]}" in [line.strip() for line in lines]
     assert {row[5] for row in piped} == {"complete", "interrupted"}
+
+
+def test_a_destroyed_project_passes_the_gate_in_every_format(project: Path) -> None:
+    assert run_cli(project, "destroy", "--yes").returncode == 0
+    (project / "services/storage").mkdir()
+    (project / "services/storage/app.py").write_text("my own app\n")
+    text = run_cli(project, "diff")
+    assert text.returncode == 0, text.stdout
+    assert text.stdout.startswith("Destroyed: ") and "`oppdemo restore`" in text.stdout
+    assert "demo_assets/" in text.stdout and "app.py" not in text.stdout
+    github = run_cli(project, "diff", "--format", "github")
+    assert github.returncode == 0
+    assert github.stdout.splitlines() == [
+        github.stdout.splitlines()[0],
+        "oppdemo diff: destroyed",
+    ]
+    assert github.stdout.startswith("::notice ") and "oppdemo restore" in github.stdout
+    as_json = run_cli(project, "diff", "--json")
+    assert as_json.returncode == 0
+    assert json.loads(as_json.stdout)["state"] == "destroyed"
+    saved = run_cli(project, "save")
+    assert saved.returncode == 2 and "oppdemo restore" in saved.stderr
+    _no_traceback(saved)
+
+
+def test_restore_over_changes_needs_yes_without_a_terminal(project: Path) -> None:
+    (project / "demo_scripts/seed.py").unlink()
+    added_only = run_cli(project, "restore")
+    assert added_only.returncode == 0, "bringing back a missing file never asks"
+    (project / "demo_scripts/mine.py").write_text("my work\n")
+    before = capture(project)
+    refused = run_cli(project, "restore")
+    assert refused.returncode == 2
+    assert "--yes" in refused.stderr and "demo_scripts/mine.py" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert capture(project) == before
+    assert run_cli(project, "restore", "--dry-run").returncode == 0
+    assert run_cli(project, "restore", "--yes").returncode == 0
+    assert not (project / "demo_scripts/mine.py").exists()
+
+
+def test_restore_of_a_destroyed_project_as_destroy_left_it_never_asks(project: Path) -> None:
+    assert run_cli(project, "destroy", "--yes").returncode == 0
+    assert run_cli(project, "diff").stdout.startswith("Destroyed: ")
+    restored = run_cli(project, "restore")
+    assert restored.returncode == 0, restored.stderr
+    assert run_cli(project, "diff").stdout.startswith("= ")
+
+
+def test_undo_of_an_older_command_over_newer_changes_needs_yes(project: Path) -> None:
+    first = json.loads(run_cli(project, "backups", "--json").stdout)[0]["id"]
+    assert run_cli(project, "undo", "--dry-run").returncode == 0
+    (project / "demo_scripts/seed.py").write_text("print('later work')\n")
+    finished = (project / "backups" / first / "complete").stat().st_mtime
+    os.utime(project / "demo_scripts/seed.py", (finished + 5, finished + 5))
+    assert run_cli(project, "save").returncode == 0
+    before = capture(project)
+    refused = run_cli(project, "undo", first)
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert capture(project) == before
+    assert run_cli(project, "undo", first, "--yes").returncode == 0
+    assert not (project / "demo_assets").exists()
+
+
+@posix_only("pseudo-terminals")
+@pytest.mark.parametrize("answer", ["n", "y"])
+def test_restore_on_a_terminal_lists_the_changes_and_asks(project: Path, answer: str) -> None:
+    import pty  # noqa: F401  (POSIX only: the test needs a real terminal)
+    import select
+
+    (project / "demo_scripts/mine.py").write_text("my work\n")
+    before = capture(project)
+    leader, follower = os.openpty()
+    process = subprocess.Popen(
+        [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "restore"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+        close_fds=True,
+    )
+    os.close(follower)
+    seen = b""
+    try:
+        while b"[y/N]" not in seen:
+            ready, _, _ = select.select([leader], [], [], 60)
+            assert ready, f"no question within a minute: {seen!r}"
+            seen += os.read(leader, 4096)
+        assert b"demo_scripts/mine.py" in seen
+        os.write(leader, f"{answer}\n".encode())
+        while True:
+            ready, _, _ = select.select([leader], [], [], 60)
+            assert ready, f"no end within a minute: {seen!r}"
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # Linux: the terminal closed with the process
+                break
+            if not chunk:
+                break
+            seen += chunk
+        code = process.wait(timeout=60)
+    finally:
+        os.close(leader)
+        if process.poll() is None:
+            process.kill()
+    assert b"Traceback" not in seen
+    if answer == "n":
+        assert code == 1 and capture(project) == before
+    else:
+        assert code == 0, seen
+        assert not (project / "demo_scripts/mine.py").exists()

@@ -481,3 +481,131 @@ def test_undo_brings_back_a_link_inside_the_snapshot(saved_project: Path) -> Non
     commands.undo(saved_project)
     assert os.readlink(saved) == "../../../../elsewhere.py"
     assert capture(saved_project) == with_link
+
+
+def test_destroy_leaves_a_destroyed_state_that_diff_passes_and_save_refuses(
+    saved_project: Path,
+) -> None:
+    commands.destroy(saved_project)
+    marker = saved_project / "demo_assets" / commands.DESTROYED_MARKER
+    assert marker.is_file(), "the state is committed with the snapshot"
+    (saved_project / "services/storage").mkdir()
+    (saved_project / "services/storage/mine.py").write_text("my own app\n")
+    report = commands.diff(saved_project)
+    assert report.state == "destroyed" and report.in_sync and report.assets == ()
+    assert report.to_dict()["state"] == "destroyed"
+    before = capture(saved_project)
+    with pytest.raises(PlanError, match=r"destroyed.*`oppdemo restore` first"):
+        commands.save(saved_project)
+    assert capture(saved_project) == before
+    assert commands.destroy(saved_project, force=True).record is None, "nothing left to destroy"
+    assert capture(saved_project) == before
+    commands.restore(saved_project)
+    assert not marker.exists()
+    report = commands.diff(saved_project)
+    assert report.state == "demo" and report.in_sync
+    commands.undo(saved_project)
+    assert capture(saved_project) == before, "undo of the restore brings the state back"
+
+
+def test_undo_of_destroy_clears_the_state(saved_project: Path) -> None:
+    before = capture(saved_project)
+    commands.destroy(saved_project)
+    assert commands.undo(saved_project).discards == ()
+    assert capture(saved_project) == before
+    assert commands.diff(saved_project).state == "demo"
+
+
+def test_restore_names_the_working_changes_it_would_discard(saved_project: Path) -> None:
+    (saved_project / "demo_scripts/seed.py").unlink()
+    assert commands.restore(saved_project, dry_run=True).discards == (), "only adds"
+    (saved_project / "demo_scripts/new.py").write_text("mine\n")
+    (saved_project / "services/storage/base.py").write_text("edited\n")
+    cache = saved_project / "demo_scripts/__pycache__"
+    cache.mkdir()
+    (cache / "new.cpython-311.pyc").write_bytes(b"cache")
+    outcome = commands.restore(saved_project, dry_run=True)
+    assert outcome.discards == ("demo_scripts/new.py", "services/storage/base.py")
+    assert outcome.to_dict()["discards"] == list(outcome.discards)
+
+
+def test_restore_refuses_to_discard_what_was_not_agreed_to(saved_project: Path) -> None:
+    (saved_project / "demo_scripts/new.py").write_text("mine\n")
+    (saved_project / "services/storage/base.py").write_text("edited\n")
+    before = capture(saved_project)
+    with pytest.raises(PlanError, match=r"1 file\(s\) changed since you were asked.*base.py"):
+        commands.restore(saved_project, allowed=["demo_scripts/new.py"])
+    assert capture(saved_project) == before
+    agreed = commands.restore(saved_project, dry_run=True).discards
+    assert commands.restore(saved_project, allowed=agreed).record is not None
+    assert commands.diff(saved_project).in_sync
+
+
+def test_restore_of_a_destroyed_project_asks_only_for_the_users_files(tmp_path: Path) -> None:
+    project = make_project(
+        tmp_path / "app",
+        '[[tool.oppdemo.assets]]\npath = "services/storage"\nbase = "base/storage"\n\n'
+        '[[tool.oppdemo.assets]]\npath = "demo_scripts"\nsaved = "scripts"\n',
+    )
+    write = {"base/storage/__init__.py": "# minimal\n", "base/storage/extra.py": "x = 1\n"}
+    for name, text in write.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+    commands.save(project)
+    commands.destroy(project)
+    assert commands.restore(project, dry_run=True).discards == (), "all as destroy left it"
+    (project / "services/storage/extra.py").write_text("x = 2  # my change\n")
+    (project / "demo_scripts").mkdir()
+    (project / "demo_scripts/app.py").write_text("my app\n")
+    assert commands.restore(project, dry_run=True).discards == (
+        "demo_scripts/app.py",
+        "services/storage/extra.py",
+    )
+
+
+def test_undo_of_an_older_command_names_the_newer_changes(saved_project: Path) -> None:
+    first = commands.restore(saved_project)  # nothing to do: no backup
+    assert first.record is None
+    (saved_project / "demo_scripts/seed.py").write_text("print('v2')\n")
+    older = commands.save(saved_project)
+    assert older.record is not None
+    assert commands.undo(saved_project, dry_run=True).discards == (), "nothing changed since"
+    (saved_project / "demo_scripts/seed.py").write_text("print('v3, later')\n")
+    later = commands.save(saved_project).record
+    assert later is not None
+    # The later save rewrote the snapshot's copy after the older save finished.
+    finished = (saved_project / "backups" / older.record.id / "complete").stat().st_mtime
+    saved_copy = saved_project / "demo_assets/scripts/seed.py"
+    os.utime(saved_copy, (finished + 5, finished + 5))
+    outcome = commands.undo(saved_project, older.record.id, dry_run=True)
+    assert outcome.discards == ("demo_assets/scripts/seed.py",)
+    before = capture(saved_project)
+    with pytest.raises(PlanError, match="changed since you were asked"):
+        commands.undo(saved_project, older.record.id, allowed=())
+    assert capture(saved_project) == before
+    commands.undo(saved_project, older.record.id, allowed=outcome.discards)
+    assert saved_copy.read_text() == "print('seeding')\n"
+
+
+def test_commands_before_init_name_init(tmp_path: Path) -> None:
+    from oppdemo.errors import ManifestError
+
+    from .projects import make_fastopp_current
+
+    project = make_fastopp_current(tmp_path / "fastopp")
+    before = capture(project)
+    for command in (commands.diff, commands.save, commands.restore, commands.destroy):
+        with pytest.raises(ManifestError) as raised:
+            command(project)
+        message = str(raised.value)
+        assert "no [tool.oppdemo] table" in message and "run `oppdemo init`" in message
+        assert "remove it from" not in message
+    assert capture(project) == before
+
+
+def test_a_project_without_demo_machinery_has_nothing_to_compare(tmp_path: Path) -> None:
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "app"\n')
+    report = commands.diff(project)
+    assert report.state == "none" and report.in_sync and report.assets == ()

@@ -56,7 +56,7 @@ def test_killed_restore_is_completed_by_rerun_or_reversed_by_undo(tmp_path: Path
 
     operations = _operations(project)
     assert operations >= 1_500
-    assert run_cli(project, "restore").returncode == 0
+    assert run_cli(project, "restore", "--yes").returncode == 0
     assert _working(project) == saved
 
     interrupted_midway = 0
@@ -68,14 +68,14 @@ def test_killed_restore_is_completed_by_rerun_or_reversed_by_undo(tmp_path: Path
         # complete and nothing is changed yet). On Linux a forked helper does the second half
         # of the writes meanwhile, so the command's own process does at least half of them.
         count = 1 + (operations // 2) * point // KILL_POINTS
-        start_paused(project, f"operation@{count}", "restore").finish(signal.SIGKILL)
+        start_paused(project, f"operation@{count}", "restore", "--yes").finish(signal.SIGKILL)
         state = _working(project)
         if state not in (edited, saved):
             interrupted_midway += 1
         assert _saved(project) == saved, "the snapshot is never touched by restore"
         new_backups = set(os.listdir(project / "backups")) - backups_before - {".oppdemo.lock"}
         if point % 2 == 0:
-            result = run_cli(project, "restore")
+            result = run_cli(project, "restore", "--yes")
             assert result.returncode == 0, result.stderr
             assert _working(project) == saved
         else:

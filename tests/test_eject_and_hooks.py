@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
-from .projects import capture, make_demo_project, make_fastopp_current, posix_only, run_cli
+import pytest
+
+from .projects import (
+    capture,
+    make_demo_project,
+    make_fastopp_current,
+    make_project,
+    posix_only,
+    run_cli,
+)
 
 HOOK = (
     "import pathlib, sys; "
@@ -85,7 +96,7 @@ def test_eject_leaves_a_projects_own_oppdemo_py_alone(tmp_path: Path) -> None:
     assert (project / "oppdemo.py").read_text() == "# FastOpp's own oppdemo.py\n"
     assert not (project / "demo_assets").exists()
     assert not [base for base in bases if (project / base).exists()]
-    assert (project / "base_assets/README.md").exists(), "only the bases the manifest names go"
+    assert not (project / "base_assets").exists(), "init's base folder goes whole"
 
 
 def test_hooks_run_after_the_change_and_a_failure_names_the_hook(tmp_path: Path) -> None:
@@ -220,3 +231,102 @@ def test_a_project_without_a_table_still_undoes_its_own_save(tmp_path: Path) -> 
     assert "[tool.oppdemo]" not in (project / "pyproject.toml").read_text()
     assert run_cli(project, "save").returncode == 0
     assert run_cli(project, "undo").returncode == 0, "the defaults' own save"
+
+
+def test_eject_removes_the_whole_base_folder_and_diff_then_has_nothing_to_compare(
+    tmp_path: Path,
+) -> None:
+    from .projects import make_fastopp_current
+
+    project = make_fastopp_current(tmp_path / "fastopp")
+    assert run_cli(project, "init").returncode == 0
+    assert (project / "base_assets/README.md").is_file()
+    assert (project / "base_assets/scripts/emergency_access.py").is_file()
+    before = capture(project)
+    done = run_cli(project, "eject", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert not (project / "base_assets").exists(), "nothing of the bases is left behind"
+    assert not (project / "demo_assets").exists()
+    for arguments, first in (
+        (("diff",), "No demo machinery: "),
+        (("diff", "--format", "github"), "::notice "),
+    ):
+        result = run_cli(project, *arguments)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(first) and "oppdemo init" in result.stdout
+    assert json.loads(run_cli(project, "diff", "--json").stdout)["state"] == "none"
+    assert run_cli(project, "undo").returncode == 0
+    assert capture(project) == before
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_the_pre_commit_hook_names_the_missing_step_and_only_what_drifted(
+    tmp_path: Path,
+) -> None:
+    project = make_project(tmp_path / "app")
+    (project / ".gitignore").write_text("backups/\n")
+
+    def git(*arguments: str) -> bytes:
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *arguments],
+            cwd=project, check=True, capture_output=True,
+        ).stdout  # fmt: skip
+
+    def hook() -> subprocess.CompletedProcess[str]:
+        """What pre-commit does for a commit: unstaged changes set aside, the hook run with
+        PRE_COMMIT=1, the changes put back (its staged_files_only)."""
+        tree = git("write-tree").decode().strip()
+        patch = subprocess.run(
+            ["git", "diff-index", "--ignore-submodules", "--binary", "--no-color",
+             "--no-ext-diff", tree, "--"],
+            cwd=project, check=True, capture_output=True,
+        ).stdout  # fmt: skip
+        if patch:
+            git("checkout", "--", ".")
+        try:
+            return run_cli(project, "diff", env={"PRE_COMMIT": "1"})
+        finally:
+            if patch:
+                subprocess.run(["git", "apply", "--whitespace=nowarn", "-"], input=patch,
+                               cwd=project, check=True, capture_output=True)  # fmt: skip
+
+    git("init", "-q")
+    assert run_cli(project, "save").returncode == 0
+    git("add", "-A")
+    git("commit", "-qm", "start")
+    (project / "services/storage/base.py").write_text("class Storage:\n    changed = 1\n")
+    git("add", "services/storage/base.py")
+    unsaved = hook()
+    assert unsaved.returncode == 1
+    assert unsaved.stdout.splitlines() == [
+        "M services/storage/base.py",
+        "services/storage: 0 added, 1 modified, 0 deleted since the last save",
+        "Drift: run `oppdemo save` and `git add demo_assets/`, then commit again.",
+    ]
+    assert run_cli(project, "save").returncode == 0
+    unstaged = hook()
+    assert unstaged.returncode == 1
+    assert unstaged.stdout.splitlines()[-1] == (
+        "Drift: the last `oppdemo save` is not staged: run `git add demo_assets/`, "
+        "then commit again."
+    )
+    assert "in sync" not in unstaged.stdout
+    git("add", "demo_assets/")
+    assert hook().returncode == 0
+    git("commit", "-qm", "changed")
+
+    # A new file: pre-commit leaves the save's untracked copy in place, so only git knows.
+    (project / "services/storage/new.py").write_text("NEW = 1\n")
+    (project / "demo_scripts/later.py").write_text("not in this commit\n")
+    assert run_cli(project, "save").returncode == 0
+    git("add", "services/storage/new.py")
+    new = hook()
+    assert new.returncode == 1
+    assert new.stdout.splitlines() == [
+        "A services/storage/new.py",
+        "services/storage: 1 added, 0 modified, 0 deleted since the last save",
+        "Drift: the last `oppdemo save` is not staged: run `git add demo_assets/`, "
+        "then commit again.",
+    ], "demo_scripts/later.py is in neither the commit nor git: nothing is missing"
+    git("add", "demo_assets/services/")
+    assert hook().returncode == 0

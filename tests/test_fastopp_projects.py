@@ -85,7 +85,7 @@ def test_fastopp_2025_needs_no_manifest_and_diff_reports_exactly_the_differing_b
         "demo_assets/services/storage",
         "demo_assets/scripts",
     ]
-    assert run_cli(project, "restore").returncode == 0
+    assert run_cli(project, "restore", "--yes").returncode == 0
     assert run_cli(project, "diff").returncode == 0
 
 

@@ -37,7 +37,7 @@ def test_an_interrupted_restore_puts_everything_back(
     edited = capture(project, exclude=("backups",))
     before = _our_backups(project)
     # Paused before its 100th file operation: the backup is complete, changes have begun.
-    paused = start_paused(project, "operation@100", "restore")
+    paused = start_paused(project, "operation@100", "restore", "--yes")
     assert _our_backups(project) - before, "the restore started"
     ended = paused.finish(signum)
     assert ended.returncode == code, ended.stdout + ended.stderr

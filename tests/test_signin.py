@@ -16,7 +16,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from demo_app import create_app
-from demo_app.signin import ENDED_PREFIX, SESSION_COOKIE, SIGN_IN_TRIES, HideSignInLinks
+from demo_app.signin import (
+    ENDED_PREFIX,
+    LIMITER_CLIENTS,
+    SESSION_COOKIE,
+    SIGN_IN_TRIES,
+    HideSignInLinks,
+    SignInLimiter,
+)
 from services.storage import FilesystemStorage, StorageInterface
 
 from .conftest import free_port, make_s3_storage
@@ -74,6 +81,24 @@ def test_signing_out_on_one_instance_ends_the_session_on_the_other(
     assert ENDED_PREFIX not in page.text, "the records are never shown"
 
 
+def test_no_request_reads_a_record_through_the_served_folder(tmp_path: Path) -> None:
+    # On the filesystem the app serves the storage's folder (the photos' URLs), where the
+    # records are too: `sessions-ended/` is no photo, whatever the path's spelling.
+    storage = FilesystemStorage(tmp_path / "uploads", "/static/uploads")
+    with _client(storage) as client:
+        client.post("/signin", data={"password": PASSWORD})
+        client.post("/signout")
+        (record,) = storage.list_files(ENDED_PREFIX)
+        name = record.removeprefix(ENDED_PREFIX)
+        for path in (
+            f"/static/uploads/{record}",
+            f"/static/uploads/sessions-ended%2F{name}",
+            f"/static/uploads/uploads%2F..%2F{record}",
+            f"/static/uploads/%2e/{record}",
+        ):
+            assert client.get(path).status_code == 404, path
+
+
 def test_a_record_is_kept_until_its_session_would_have_expired(tmp_path: Path) -> None:
     storage = FilesystemStorage(tmp_path / "uploads")
     storage.save_file(b"", f"{ENDED_PREFIX}1000-{'0' * 32}")  # expired long ago
@@ -84,6 +109,18 @@ def test_a_record_is_kept_until_its_session_would_have_expired(tmp_path: Path) -
     kept = storage.list_files(ENDED_PREFIX)
     assert len(kept) == 2 and f"{ENDED_PREFIX}used-{'1' * 32}" in kept
     assert not [key for key in kept if key.startswith(f"{ENDED_PREFIX}1000-")]
+
+
+def test_changing_the_password_ends_every_session(tmp_path: Path) -> None:
+    # DEMO_SECRET_KEY set: the key alone would keep a leaked password's sessions for 12 h.
+    storage = FilesystemStorage(tmp_path / "uploads")
+    with _client(storage, secret_key="s" * 32) as before:
+        assert before.post("/signin", data={"password": PASSWORD}).status_code == 303
+        cookie = {"Cookie": f"{SESSION_COOKIE}={before.cookies[SESSION_COOKIE]}"}
+    with _client(storage, secret_key="s" * 32) as same:
+        assert same.get("/admin", headers={**JSON, **cookie}).status_code == 200
+    with _client(storage, secret_key="s" * 32, password="a new password") as after:
+        assert after.get("/admin", headers={**JSON, **cookie}).status_code == 401
 
 
 # The one-time link
@@ -106,12 +143,65 @@ def test_the_sign_in_link_is_good_once(tmp_path: Path) -> None:
         assert other.get("/signin", params={"token": "guess"}).status_code == 403
 
 
+def test_a_browsers_prefetch_does_not_use_up_the_link(tmp_path: Path) -> None:
+    # Chromium prerenders a URL pasted in the address bar before Enter: a page it may throw
+    # away (and its cookie with it). Such a request must leave the link good.
+    storage = FilesystemStorage(tmp_path / "uploads")
+    with _client(storage, password=None, signin_token=LINK) as client:
+        for purpose in ({"Sec-Purpose": "prefetch;prerender"}, {"Purpose": "prefetch"}):
+            early = client.get("/signin", params={"token": LINK}, headers=purpose)
+            assert early.status_code == 503 and "set-cookie" not in early.headers
+            assert early.headers["cache-control"] == "no-store"
+        assert client.get("/signin", params={"token": LINK}).status_code == 303
+
+
 def test_with_a_password_no_link_signs_in(tmp_path: Path) -> None:
     from demo_app import read_settings
 
     assert read_settings({"DEMO_PASSWORD": "pw", "DEMO_SIGNIN_TOKEN": LINK}).signin_token is None
     with _client(FilesystemStorage(tmp_path)) as client:
         assert client.get("/signin", params={"token": LINK}).status_code == 403
+
+
+def test_a_guessable_sign_in_token_is_refused_at_start_up() -> None:
+    # Set by hand for `uvicorn` (serve makes 256 bits): the link's strength is its length.
+    from demo_app import read_settings
+    from demo_app.settings import DemoSettingsError
+
+    with pytest.raises(DemoSettingsError, match="DEMO_SIGNIN_TOKEN is too short"):
+        read_settings({"DEMO_SIGNIN_TOKEN": "letmein"})
+    assert read_settings({"DEMO_SIGNIN_TOKEN": LINK}).signin_token == LINK
+
+
+@pytest.mark.parametrize("name", ["DEMO_PASSWORD", "DEMO_SECRET_KEY"])
+def test_example_envs_placeholders_are_refused_at_start_up(name: str) -> None:
+    # Uncommented as they stand, they are a password and a session key every reader knows.
+    from demo_app import read_settings
+    from demo_app.settings import DemoSettingsError
+
+    text = (PROJECT_ROOT / "example.env").read_text(encoding="utf-8")
+    (placeholder,) = re.findall(rf"^# {name}=(\S+)", text, re.MULTILINE)
+    with pytest.raises(DemoSettingsError, match=f"{name} is example.env's placeholder"):
+        read_settings({name: placeholder})
+
+
+def test_another_sites_page_cannot_lock_the_operator_out(tmp_path: Path) -> None:
+    # `<img src="https://demo.example/signin?token=x">` on any page the operator opens: the
+    # browser sends it from the operator's own address, five times in a blink.
+    storage = FilesystemStorage(tmp_path / "uploads")
+    with _client(storage) as client:
+        # With a password no link exists: a token is no guess at anything, and not counted.
+        for guess in range(SIGN_IN_TRIES + 1):
+            assert client.get("/signin", params={"token": f"x{guess}"}).status_code == 403
+        assert client.post("/signin", data={"password": PASSWORD}).status_code == 303
+    images = [
+        {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "image"},
+        {"Referer": "https://evil.example/page"},
+    ]
+    with _client(storage, password=None, signin_token=LINK, address="198.51.100.2") as client:
+        for headers in images * SIGN_IN_TRIES:
+            assert client.get("/signin", params={"token": "x"}, headers=headers).status_code == 403
+        assert client.get("/signin", params={"token": LINK}).status_code == 303
 
 
 # One limiter
@@ -139,6 +229,19 @@ def test_one_clients_wrong_tries_never_refuse_another(tmp_path: Path) -> None:
     assert fresh.post("/signin", data={"password": PASSWORD}).status_code == 303
 
 
+def test_a_flood_of_addresses_keeps_the_limiters_table_bounded() -> None:
+    # Many /64s (or spoofed X-Forwarded-For under FORWARDED_ALLOW_IPS='*'), one try each.
+    limiter = SignInLimiter()
+    for index in range(LIMITER_CLIENTS + 500):
+        limiter.failed(f"2001:db8:{index >> 16:x}:{index & 0xFFFF:x}::1", now=100.0)
+    assert len(limiter) == LIMITER_CLIENTS
+    for _ in range(SIGN_IN_TRIES):
+        limiter.failed("198.51.100.7", now=101.0)
+    assert limiter.waiting("198.51.100.7", now=102.0) > 0, "the newest clients are kept"
+    assert limiter.waiting("198.51.100.7", now=161.5) == 0
+    assert len(limiter) == 0, "tries past the window are forgotten"
+
+
 def test_bearer_tokens_and_the_form_share_one_limiter(tmp_path: Path) -> None:
     with _client(FilesystemStorage(tmp_path / "uploads")) as client:
         for _ in range(SIGN_IN_TRIES):
@@ -160,6 +263,16 @@ def test_a_right_bearer_token_while_limited_is_429_not_401(tmp_path: Path) -> No
                        client.delete("/api/photos/uploads/x.jpg", headers=right)):  # fmt: skip
             assert answer.status_code == 429 and int(answer.headers["retry-after"]) > 0
     assert storage.list_files("uploads/") == []
+
+
+def test_a_password_beyond_ascii_works_as_a_bearer_token(tmp_path: Path) -> None:
+    # curl and httpx send the header's UTF-8 bytes; read as Latin-1 they never matched.
+    password = "pässwörd-Ünïcode"
+    with _client(FilesystemStorage(tmp_path / "uploads"), password=password) as client:
+        right = {"Authorization": f"Bearer {password}".encode()}
+        assert client.get("/admin", headers={**JSON, **right}).status_code == 200
+        wrong = {"Authorization": "Bearer pässwörd-Ünïcodé".encode()}
+        assert client.get("/admin", headers={**JSON, **wrong}).status_code == 401
 
 
 def test_a_signed_in_session_is_never_limited(tmp_path: Path) -> None:

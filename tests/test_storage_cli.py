@@ -551,3 +551,198 @@ def test_a_name_too_long_for_the_backups_disk_is_not_told_to_free_space(
     assert result.returncode == 1, result.stderr
     assert "longer than this disk allows" in result.stderr and "free space" not in result.stderr
     assert _bucket_objects(s3_env) == {key: b"long"}, "left in place without its copy"
+
+
+def _whole_bucket_elsewhere(
+    project: Path, s3_env: dict[str, str], spelling: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Settings for the whole bucket with its endpoint spelled as `spelling` says, and the
+    environment the command then runs in."""
+    whole = dict(s3_env)
+    if spelling == "aws-config-file":
+        # No S3_ENDPOINT_URL: botocore takes the endpoint from the AWS config file.
+        del whole["S3_ENDPOINT_URL"]
+        config = project.parent / "aws-config"
+        config.write_text(f"[default]\nendpoint_url = {s3_env['S3_ENDPOINT_URL']}\n")
+        return whole, {"AWS_CONFIG_FILE": str(config)}
+    whole["S3_ENDPOINT_URL"] = s3_env["S3_ENDPOINT_URL"] + spelling
+    return whole, {}
+
+
+@pytest.mark.parametrize("spelling", ["aws-config-file", "/.", "/./"])
+def test_migrate_refuses_a_bucket_whose_endpoint_is_spelled_otherwise(
+    project: Path, s3_env: dict[str, str], spelling: str
+) -> None:
+    client = _client(s3_env)
+    before = {"photos/a.jpg": b"a", "photos/b.jpg": b"b", "other/c.jpg": b"c"}
+    for key, body in before.items():
+        client.put_object(Bucket=s3_env["S3_BUCKET"], Key=key, Body=body)  # type: ignore[attr-defined]
+    prefix = _write_env(project / "prefix.env", {**s3_env, "S3_PREFIX": "photos"})
+    settings, env = _whole_bucket_elsewhere(project, s3_env, spelling)
+    whole = _write_env(project / "whole-bucket.env", settings)
+    result = run_cli(
+        project, "storage", "migrate", "--from", str(prefix), "--to", str(whole),
+        "--delete", "--yes", env=env,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "is inside the target" in result.stderr
+    assert f"at {s3_env['S3_ENDPOINT_URL']}" in result.stderr and "AWS" not in result.stderr
+    _no_secret(result)
+    assert _bucket_objects(s3_env) == before, "nothing deleted"
+
+
+def test_a_bucket_at_the_config_files_endpoint_is_named_by_it(
+    project: Path, s3_env: dict[str, str]
+) -> None:
+    _client(s3_env).put_object(Bucket=s3_env["S3_BUCKET"], Key="a.jpg", Body=b"a")  # type: ignore[attr-defined]
+    other = f"{s3_env['S3_BUCKET']}-other"
+    _client(s3_env).create_bucket(Bucket=other)  # type: ignore[attr-defined]
+    elsewhere = {**s3_env, "S3_BUCKET": other}
+    settings, env = _whole_bucket_elsewhere(project, elsewhere, "aws-config-file")
+    target = _write_env(project / "other.env", settings)
+    source = _write_env(project / "source.env", s3_env)
+    result = run_cli(
+        project, "storage", "migrate", "--from", str(source), "--to", str(target), env=env
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"bucket {other} at {s3_env['S3_ENDPOINT_URL']}" in result.stdout
+    assert "AWS" not in result.stdout
+    assert _bucket_objects({**s3_env, "S3_BUCKET": other}) == {"a.jpg": b"a"}
+
+
+# Small waits, set through the variables: each request gives up after 2 attempts of 1 s.
+_SMALL_WAITS = {"S3_CONNECT_TIMEOUT": "1", "S3_READ_TIMEOUT": "1", "S3_MAX_ATTEMPTS": "2"}
+
+
+@pytest.mark.parametrize("command", ["ls", "get", "put", "migrate to", "migrate from", "check"])
+def test_a_server_that_never_answers_is_reported_in_bounded_time(
+    project: Path, s3_env: dict[str, str], silent_server: Any, command: str
+) -> None:
+    silent = {**s3_env, **_SMALL_WAITS, "S3_ENDPOINT_URL": silent_server.url}
+    uploads = project / "static" / "uploads"
+    uploads.mkdir(parents=True)
+    (uploads / "a.jpg").write_bytes(b"a")
+    bucket = _write_env(project / "silent.env", silent)
+    local = _write_env(project / "local.env", {"UPLOAD_DIR": str(project / "restored")})
+    arguments = {
+        "ls": ["ls"],
+        "get": ["get", "a.jpg", str(project / "a-copy.jpg")],
+        "put": ["put", str(uploads / "a.jpg"), "a.jpg"],
+        "migrate to": ["migrate", "--to", str(bucket), "--delete", "--yes"],
+        "migrate from": ["migrate", "--from", str(bucket), "--to", str(local)],
+        "check": ["check"],
+    }[command]
+    env = {} if command.startswith("migrate") else silent
+    started = time.monotonic()
+    result = run_cli(project, "storage", *arguments, timeout=90, env=env)
+    took = time.monotonic() - started
+    # 2 attempts of 1 s, a back-off under 1 s, and start-up: far below this bound.
+    assert took < 30, f"{command} took {took:.1f} s"
+    assert result.returncode == (1 if command == "check" else 2), result.stdout + result.stderr
+    _no_secret(result)
+    said = " ".join((result.stdout + result.stderr).split())
+    if command == "check":
+        assert "Check failed" in said
+        # Its own probe of the port waits 5 s; every request is bounded as any other.
+        assert not silent_server.accepted or "S3_READ_TIMEOUT" in said
+    elif silent_server.accepted:
+        # S3_MAX_ATTEMPTS counts every attempt, the first included.
+        assert len(silent_server.accepted) == 2
+        assert "did not reply within 1 s (2 attempt(s))" in said and "S3_READ_TIMEOUT" in said
+    else:
+        assert "did not accept a connection within 1 s (2 attempt(s))" in said
+        assert "S3_CONNECT_TIMEOUT" in said
+    assert not (project / "restored").exists() and not (project / "a-copy.jpg").exists()
+
+
+@pytest.mark.parametrize("waiting_on", ["copies", "the target's listing"])
+def test_ctrl_c_acts_at_once_whatever_the_workers_wait_on(
+    project: Path, s3_env: dict[str, str], hanging_proxy: Any, waiting_on: str
+) -> None:
+    _photos(project / "static" / "uploads", 3)
+    _client(s3_env).put_object(Bucket=s3_env["S3_BUCKET"], Key="extra/old.jpg", Body=b"old")  # type: ignore[attr-defined]
+    # The server answers until the copies (or the listing) begin, then never again; the
+    # waits are long, so that only a run that leaves its workers behind ends in time.
+    frozen = {**s3_env, "S3_ENDPOINT_URL": hanging_proxy.url, "S3_READ_TIMEOUT": "120",
+              "S3_MAX_ATTEMPTS": "1"}  # fmt: skip
+    hanging_proxy.hang = {"PUT"} if waiting_on == "copies" else {"GET"}
+    target = _write_env(project / "frozen.env", frozen)
+    command = [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "storage",
+               "migrate", "--to", str(target), "--delete", "--yes"]  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        # The signal lands once a request is waiting on the frozen server.
+        assert hanging_proxy.hung.wait(60), process.communicate(timeout=60)
+        process.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        stdout, stderr = process.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130, stdout + stderr
+    assert took < 10, f"the Ctrl-C took {took:.1f} s to act"  # 1 s of grace, then the exit
+    assert "Traceback" not in stderr
+    if waiting_on == "copies":
+        assert "Interrupted (SIGINT) after 0 of 4 step(s): no deletion ran" in stderr
+        assert "left in flight may or may not have been done" in stderr
+    else:
+        assert stderr.strip().endswith("Interrupted before anything was changed."), stderr
+    assert _bucket_objects(s3_env) == {"extra/old.jpg": b"old"}, "nothing deleted, none half-put"
+
+
+def test_ctrl_c_stops_a_put_waiting_on_a_server_that_stopped_answering(
+    project: Path, s3_env: dict[str, str], hanging_proxy: Any
+) -> None:
+    photo = project / "a.jpg"
+    photo.write_bytes(b"a" * 1000)
+    frozen = {**s3_env, "S3_ENDPOINT_URL": hanging_proxy.url, "S3_READ_TIMEOUT": "120",
+              "S3_MAX_ATTEMPTS": "1", "NO_COLOR": "1"}  # fmt: skip
+    hanging_proxy.hang = {"PUT"}
+    command = [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "storage",
+               "put", str(photo), "photos/a.jpg"]  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **frozen},
+    )
+    try:
+        assert hanging_proxy.hung.wait(60), process.communicate(timeout=60)
+        process.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        stdout, stderr = process.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130, stdout + stderr
+    assert took < 10, f"the Ctrl-C took {took:.1f} s to act"
+    said = " ".join(stderr.split())
+    assert "Interrupted (SIGINT) while S3 had not answered: photos/a.jpg may or may not" in said
+    assert "Traceback" not in stderr and stdout == ""
+    assert _bucket_objects(s3_env) == {}, "the frozen server never passed it on"
+
+
+def test_check_reaches_the_endpoint_of_the_aws_config_file(
+    project: Path, s3_env: dict[str, str]
+) -> None:
+    settings, env = _whole_bucket_elsewhere(project, s3_env, "aws-config-file")
+    result = run_cli(project, "storage", "check", "--json", env={**settings, **env})
+    _no_secret(result)
+    steps = {step["name"]: step for step in json.loads(result.stdout)["steps"]}
+    host = s3_env["S3_ENDPOINT_URL"].removeprefix("http://")
+    assert steps["endpoint reachable"]["ok"] is True, steps["endpoint reachable"]
+    assert steps["endpoint reachable"]["detail"] == host, "the config file's, not AWS"
+    assert steps["credentials accepted"]["ok"] is True and steps["bucket exists"]["ok"] is True

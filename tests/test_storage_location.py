@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from oppdemo.errors import PlanError
 from oppdemo.storage.location import OverlapError, refuse_overlap, storage_location
 
 from .projects import needs_symlinks
@@ -150,3 +151,60 @@ def test_a_bind_mount_of_the_source_is_the_source(tmp_path: Path) -> None:
         assert _refused({"UPLOAD_DIR": str(tmp_path / "bind/up")}, source, tmp_path)
     finally:
         subprocess.run(["umount", "-l", str(tmp_path / "bind")], check=False)
+
+
+def _config_file(tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "aws-config"
+    path.write_text(text)
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(path))
+
+
+def test_an_endpoint_from_the_aws_config_file_is_the_one_botocore_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _config_file(tmp_path, "[default]\nendpoint_url = http://127.0.0.1:5001\n", monkeypatch)
+    source = _s3("http://localhost:5001/", prefix="photos")
+    message = _refused(source, _s3(None), tmp_path)
+    assert message is not None and "inside the target" in message
+    # The target is named by the endpoint botocore uses, not as AWS.
+    assert "bucket b at http://127.0.0.1:5001" in message and "AWS" not in message
+    assert _refused(_s3("http://localhost:5002/", prefix="photos"), _s3(None), tmp_path) is None
+
+
+def test_a_profile_of_the_aws_config_file_is_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _config_file(
+        tmp_path,
+        "[default]\nendpoint_url = http://127.0.0.1:7001\n"
+        "[profile minio]\nservices = local\n"
+        "[services local]\ns3 =\n  endpoint_url = http://[::1]:7002/\n",
+        monkeypatch,
+    )
+    source = _s3("http://127.0.0.1:7002", prefix="photos")
+    assert _refused(source, _s3(None), tmp_path) is None, "the default profile: port 7001"
+    monkeypatch.setenv("AWS_PROFILE", "minio")
+    assert "inside the target" in (_refused(source, _s3(None), tmp_path) or "")
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    with pytest.raises(PlanError, match="no-such-profile.*AWS_PROFILE"):
+        _refused(source, _s3(None), tmp_path)
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["http://127.0.0.1:5001/.", "http://127.0.0.1:5001/./", "http://127.0.0.1:5001//",
+     "http://127.0.0.1:5001/%2E", "http://127.0.0.1:5001/x/..", "http://127.0.0.1.:5001"],
+)  # fmt: skip
+def test_dot_segments_and_slashes_in_an_endpoint_are_one_place(
+    tmp_path: Path, spelling: str
+) -> None:
+    message = _refused(_s3("http://127.0.0.1:5001", prefix="photos"), _s3(spelling), tmp_path)
+    assert message is not None and "inside the target" in message
+
+
+def test_an_endpoint_path_still_tells_servers_apart(tmp_path: Path) -> None:
+    source = _s3("https://gateway.test/s3-one", prefix="photos")
+    assert _refused(source, _s3("https://gateway.test/s3-two"), tmp_path) is None
+    assert _refused(source, _s3("https://GATEWAY.test:443/s3-one/./"), tmp_path)

@@ -151,3 +151,31 @@ def test_a_failed_server_side_copy_names_the_side_at_fault(s3_env: dict[str, str
     with pytest.raises(StorageConfigError) as no_source:
         make_s3_storage(s3_env).copy_from(gone, "here.jpg", 4, None, None)
     assert "'no-such-source-bucket' does not exist" in str(no_source.value)
+
+
+def test_waits_are_bounded_by_default_and_attempts_count_the_first() -> None:
+    from services.storage import S3Storage
+    from services.storage.config import S3Settings, read_settings
+
+    settings = read_settings(
+        {"STORAGE_TYPE": "s3", "S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "b", "S3_BUCKET": "c",
+         "S3_ENDPOINT_URL": "http://127.0.0.1:9"}
+    )  # fmt: skip
+    assert isinstance(settings, S3Settings)
+    assert (settings.connect_timeout, settings.read_timeout, settings.max_attempts) == (5, 10, 2)
+    config = S3Storage(settings)._client.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (5, 10)
+    # botocore's own `max_attempts` counts retries: 2 would be 3 attempts.
+    assert config.retries == {"total_max_attempts": 2, "mode": "standard"}
+    with pytest.raises(StorageConfigError, match="S3_READ_TIMEOUT"):
+        read_settings({"STORAGE_TYPE": "s3", "S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "b",
+                       "S3_BUCKET": "c", "S3_READ_TIMEOUT": "inf"})  # fmt: skip
+
+
+def test_a_profile_botocore_cannot_find_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.storage import S3Storage
+    from services.storage.config import S3Settings
+
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    with pytest.raises(StorageConfigError, match="no-such-profile.*AWS_PROFILE"):
+        S3Storage(S3Settings(bucket="b", access_key="a", secret_key="s"))

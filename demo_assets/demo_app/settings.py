@@ -19,6 +19,13 @@ DEFAULT_UPLOAD_MB = "25"
 REQUEST_CAP_BYTES = 101 * 1024 * 1024
 
 
+# example.env's stand-ins: uncommented as they stand, a password and a key every reader knows.
+_PLACEHOLDERS = {
+    "DEMO_PASSWORD": "a-long-random-password",
+    "DEMO_SECRET_KEY": "output-of-python-c-import-secrets-print-secrets-token-hex-32",
+}
+
+
 class DemoSettingsError(ValueError):
     """A demo setting is missing or invalid; the message names it and the fix."""
 
@@ -55,12 +62,26 @@ def read_settings(env: Mapping[str, str] | None = None) -> DemoSettings:
     """The demo's settings from `env` (the environment over `.env` by default)."""
     if env is None:
         env = _environment()
+    for name, placeholder in _PLACEHOLDERS.items():
+        if env.get(name, "").strip() == placeholder:
+            raise DemoSettingsError(
+                f"{name} is example.env's placeholder, which anyone can read: set it to a long "
+                'random value (python -c "import secrets; print(secrets.token_urlsafe(24))").'
+            )
     password = env.get("DEMO_PASSWORD", "") or None
     secret = env.get("DEMO_SECRET_KEY", "")
     if secret and len(secret) < 16:
         raise DemoSettingsError(
             "DEMO_SECRET_KEY is too short to sign sessions: use at least 16 random characters "
             '(python -c "import secrets; print(secrets.token_hex(32))").'
+        )
+    token = env.get("DEMO_SIGNIN_TOKEN", "").strip()
+    if token and len(token) < 32:
+        # Wrong links sent by other sites' pages are not counted: the length is the guard.
+        raise DemoSettingsError(
+            "DEMO_SIGNIN_TOKEN is too short to be a sign-in link's secret: leave it unset "
+            "(`oppdemo serve` makes one) or use at least 32 random characters "
+            '(python -c "import secrets; print(secrets.token_urlsafe(32))").'
         )
     hosts = tuple(h.strip().lower() for h in env.get("ALLOWED_HOSTS", "").split(",") if h.strip())
     return DemoSettings(
@@ -72,7 +93,7 @@ def read_settings(env: Mapping[str, str] | None = None) -> DemoSettings:
         direct_uploads=_flag(env, "S3_DIRECT_UPLOADS", True),
         request_max_bytes=_megabytes(env, "REQUEST_MAX_MB") if env.get("REQUEST_MAX_MB") else None,
         # With a password, everyone signs in with it: no link is printed, none is accepted.
-        signin_token=None if password else env.get("DEMO_SIGNIN_TOKEN", "").strip() or None,
+        signin_token=None if password else token or None,
         storage_timeout=_seconds(env, "DEMO_STORAGE_TIMEOUT", 10.0),
     )
 

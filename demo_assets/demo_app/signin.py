@@ -13,7 +13,7 @@ import logging
 import re
 import secrets
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from threading import Lock
@@ -29,6 +29,8 @@ SESSION_COOKIE = "oppdemo_session"
 SESSION_SECONDS = 12 * 3600
 SIGN_IN_TRIES = 5
 SIGN_IN_WINDOW = 60.0
+# The most clients the limiter keeps counts for (the least recent are forgotten first).
+LIMITER_CLIENTS = 10_000
 # Sessions signed out and sign-in links used, as empty objects in the storage every instance
 # shares: the gallery never lists this prefix, and no request can name a key in it (deletes
 # take uploads/ keys only, confirmations incoming/ ones).
@@ -67,10 +69,14 @@ class Verdict:
 
 class Sessions:
     """Signed, expiring operator sessions, `<expiry>.<id>.<hmac>`: any instance with the same
-    key accepts them; the id lets a sign-out end one of them everywhere."""
+    key and password accepts them; the id lets a sign-out end one of them everywhere."""
 
-    def __init__(self, secret_key: str) -> None:
-        self._key = hashlib.sha256(secret_key.encode()).digest()
+    def __init__(self, secret_key: str, password: str | None = None) -> None:
+        # The password is part of the key (as Django's session hash holds the password's):
+        # changing a leaked DEMO_PASSWORD ends every session, even with DEMO_SECRET_KEY set.
+        key = hashlib.sha256(secret_key.encode()).digest()
+        bound = b"password:" + (password or "").encode("utf-8", "surrogatepass")
+        self._key = hmac.new(key, bound, hashlib.sha256).digest()
 
     def issue(self, now: float | None = None) -> str:
         expires = int((now or time.time()) + SESSION_SECONDS)
@@ -156,11 +162,21 @@ def _ended_key(ident: str, until: int | None) -> str:
 class SignInLimiter:
     """At most `SIGN_IN_TRIES` wrong tries a minute per client address (IPv6: per /64, what
     one host is given), whatever was tried: a password, a bearer token or a sign-in link.
-    Counted in this process; other clients are never held up by one client's tries."""
+    Counted in this process; other clients are never held up by one client's tries.
+
+    The table holds at most `LIMITER_CLIENTS` clients, the least recent dropped first, and
+    each try costs the same however many there are: a flood of addresses (a /48's worth of
+    /64s, or forged X-Forwarded-For) can neither fill the memory nor make every check slow.
+    """
 
     def __init__(self) -> None:
-        self._tries: dict[str, deque[float]] = {}
+        # Ordered by each client's latest try: the stale ones are always at the front.
+        self._tries: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._tries)
 
     def waiting(self, client: str, now: float | None = None) -> int:
         """The seconds `client` must wait before its next try (0: none)."""
@@ -168,26 +184,32 @@ class SignInLimiter:
         with self._lock:
             self._forget(now)
             tries = self._tries.get(client_key(client))
-            if tries is None or len(tries) < SIGN_IN_TRIES:
+            if tries is None or sum(now - at < SIGN_IN_WINDOW for at in tries) < SIGN_IN_TRIES:
                 return 0
             return max(1, int(SIGN_IN_WINDOW - (now - tries[0])) + 1)
 
     def failed(self, client: str, now: float | None = None) -> bool:
         """Count a wrong try of `client`; True when this one locks it out."""
         now = time.monotonic() if now is None else now
+        key = client_key(client)
         with self._lock:
             self._forget(now)
-            tries = self._tries.setdefault(client_key(client), deque())
+            tries = self._tries.pop(key, None) or deque(maxlen=SIGN_IN_TRIES)
+            while tries and now - tries[0] >= SIGN_IN_WINDOW:
+                tries.popleft()
             tries.append(now)
+            self._tries[key] = tries
+            while len(self._tries) > LIMITER_CLIENTS:
+                self._tries.popitem(last=False)
             return len(tries) == SIGN_IN_TRIES
 
     def _forget(self, now: float) -> None:
-        """Drop tries older than the window, and clients with none left (a bounded table)."""
-        for window in self._tries.values():
-            while window and now - window[0] >= SIGN_IN_WINDOW:
-                window.popleft()
-        for client in [client for client, window in self._tries.items() if not window]:
-            del self._tries[client]
+        """Drop the clients whose latest try is past the window (from the front only)."""
+        while self._tries:
+            oldest = next(iter(self._tries.values()))
+            if oldest and now - oldest[-1] < SIGN_IN_WINDOW:
+                break
+            self._tries.popitem(last=False)
 
 
 def client_key(address: str) -> str:
@@ -216,7 +238,7 @@ class Access:
 
     def __init__(self, settings: DemoSettings, storage: StorageInterface) -> None:
         self.settings = settings
-        self.sessions = Sessions(settings.secret_key)
+        self.sessions = Sessions(settings.secret_key, settings.password)
         self.ended = EndedSessions(storage)
         self.limiter = SignInLimiter()
 
@@ -252,11 +274,19 @@ class Access:
             return self.sessions.issue()
         return None
 
-    def sign_in_with_link(self, scope: Scope, token: str) -> str | None:
+    def sign_in_with_link(self, scope: Scope, token: str, from_another_site: bool) -> str | None:
         """A new session cookie for the one-time link `serve` printed, on its first use; None
         for a wrong or used one. Raises `Limited`, or `StorageError` when the use cannot be
-        recorded (the link would stay good on the other instances)."""
-        if not self._compare(scope, token, self.settings.signin_token, "sign-in link"):
+        recorded (the link would stay good on the other instances).
+
+        Any page can make a visitor's browser open `/signin?token=x` (an image will do), from
+        the visitor's address: such a wrong try is not counted, or another site's page would
+        lock the operator out. With a password there is no link, so nothing to guess or count.
+        The token is 256 bits: the count is no part of what makes it hard to guess."""
+        expected = self.settings.signin_token
+        if expected is None:
+            return None
+        if not self._compare(scope, token, expected, "sign-in link", count=not from_another_site):
             return None
         if not self.ended.use_once(token):
             self._wrong(client_address(scope), "a used sign-in link")
@@ -272,7 +302,9 @@ class Access:
         self.ended.end(session.ident, session.expires)
         self.ended.prune()
 
-    def _compare(self, scope: Scope, given: str, expected: str | None, what: str) -> bool:
+    def _compare(
+        self, scope: Scope, given: str, expected: str | None, what: str, count: bool = True
+    ) -> bool:
         client = client_address(scope)
         wait = self.limiter.waiting(client)
         if wait:
@@ -281,7 +313,15 @@ class Access:
             raise Limited(wait)
         if expected is not None and hmac.compare_digest(given.encode(), expected.encode()):
             return True
-        self._wrong(client, f"a wrong {what}")
+        if count:
+            self._wrong(client, f"a wrong {what}")
+        else:
+            # Logged all the same, as not counted: many such lines name the page's victim.
+            log.warning(
+                "sign-in failed: a wrong %s from %s (another site's page: not counted)",
+                what,
+                client,
+            )
         return False
 
     def _wrong(self, client: str, what: str) -> None:
@@ -297,10 +337,25 @@ class Access:
             )
 
 
+def speculative(headers: Mapping[str, str]) -> bool:
+    """A browser's prefetch or prerender (a link pasted in Chromium's address bar, before
+    Enter): a page it may throw away, cookie and all, so a one-time link is not used on it."""
+    purpose = f"{headers.get('sec-purpose', '')} {headers.get('purpose', '')}".lower()
+    return "prefetch" in purpose or "prerender" in purpose
+
+
 def bearer(headers: Mapping[str, str]) -> str | None:
+    """The bearer token, as the client wrote it: Starlette reads header bytes as Latin-1,
+    clients (curl, httpx, fetch) send a password beyond ASCII as UTF-8."""
     value = headers.get("authorization", "")
     scheme, _, token = value.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    try:
+        return token.encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        return token  # not UTF-8 (a Latin-1 client): the characters it sent
 
 
 class HideSignInLinks(logging.Filter):

@@ -8,6 +8,7 @@ file `complete` is added once the command has finished.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -27,6 +28,12 @@ _PARTIAL_PREFIX = ".partial-"
 # oppdemo's backup folders are named by their time; anything else in the folder (FastOpp's own
 # `backups/destroy/`, say) belongs to someone else and is left alone.
 _ID_PATTERN = re.compile(r"(\d{8}-\d{6}-\d{6})(-\d+)?")
+# Where `storage rm`, `put` and `migrate --delete` keep copies of the objects they replace or
+# delete (`storage/<time>[-n]/`, their headers in `storage-headers/` beside): listed and pruned
+# with the command backups, put back by `oppdemo storage restore-backup`, never by `undo`.
+STORAGE_FOLDER = "storage"
+STORAGE_HEADERS_FOLDER = "storage-headers"
+STORAGE_COMMAND = "storage"
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,14 @@ class BackupStore:
         (self.folder / record.id / COMPLETE_NAME).touch()
         return replace(record, complete=True)
 
+    def finished_at(self, record_id: str) -> float:
+        """When a backup's command finished (the time of its `complete` file), as a timestamp."""
+        folder = self.folder / record_id
+        try:
+            return (folder / COMPLETE_NAME).stat().st_mtime
+        except OSError:
+            return (folder / RECORD_NAME).stat().st_mtime
+
     def discard(self, record: Record) -> None:
         """Forget a backup whose command was rolled back: what it kept is in place again."""
         shutil.rmtree(self.folder / record.id)
@@ -126,6 +141,13 @@ class BackupStore:
 
     def load(self, record_id: str) -> Record:
         folder = self.folder / record_id
+        missing = not folder.is_dir()
+        if missing and _ID_PATTERN.fullmatch(record_id) and self._storage_folders(record_id):
+            where = (self.folder / STORAGE_FOLDER / record_id).relative_to(self.root).as_posix()
+            raise BackupError(
+                f"Backup {record_id} holds copies of stored objects, which `undo` does not put "
+                f"back: run `oppdemo storage restore-backup {where}`."
+            )
         if not _ID_PATTERN.fullmatch(record_id) or not folder.is_dir():
             raise BackupError(
                 f"There is no backup {record_id!r}: run `oppdemo backups` to list them."
@@ -161,8 +183,9 @@ class BackupStore:
         return self.load(ids[-1])
 
     def summaries(self) -> list[BackupSummary]:
-        """Every backup, oldest first; a damaged one is listed with what is wrong with it."""
-        summaries = []
+        """Every backup, oldest first, the storage commands' copies included; a damaged one
+        is listed with what is wrong with it."""
+        summaries = self._storage_summaries()
         for record_id in self.ids():
             size = self._size(record_id)
             try:
@@ -184,7 +207,40 @@ class BackupStore:
                     record.undoes,
                 )
             )
-        return summaries
+        return sorted(summaries, key=lambda item: item.id)
+
+    def _storage_summaries(self) -> list[BackupSummary]:
+        """One row per storage command's copies: `<time>` with its `<time>-n` overflow."""
+        stamps = {
+            match.group(1)
+            for name in _folder_names(self.folder / STORAGE_FOLDER)
+            if (match := _ID_PATTERN.fullmatch(name))
+        }
+        rows = []
+        for stamp in sorted(stamps):
+            files = size = 0
+            copies = [f for f in self._storage_folders(stamp) if f.parent.name == STORAGE_FOLDER]
+            for folder in copies:  # the headers beside them are not counted
+                for directory, _, names in os.walk(folder):
+                    for name in names:
+                        if name.startswith(".keep-"):  # a copy being written, or a killed one's
+                            continue
+                        files += 1
+                        with contextlib.suppress(OSError):  # removed meanwhile
+                            size += os.lstat(os.path.join(directory, name)).st_size
+            created = _time_of(stamp).isoformat(timespec="seconds")
+            rows.append(BackupSummary(stamp, STORAGE_COMMAND, created, files, size, True, None))
+        return rows
+
+    def _storage_folders(self, stamp: str) -> list[Path]:
+        """The folders of one storage command's copies, and of their headers."""
+        found = []
+        for kind in (STORAGE_FOLDER, STORAGE_HEADERS_FOLDER):
+            for name in _folder_names(self.folder / kind):
+                match = _ID_PATTERN.fullmatch(name)
+                if match and match.group(1) == stamp:
+                    found.append(self.folder / kind / name)
+        return found
 
     def _size(self, record_id: str) -> int:
         try:
@@ -223,11 +279,25 @@ class BackupStore:
                 remove.append(item)
         return PrunePlan(tuple(reversed(remove)), tuple(reversed(protected)))
 
-    def remove(self, record_id: str) -> None:
+    def remove(self, item: BackupSummary) -> None:
         """Delete one backup; it is hidden first, so a crash never leaves half of one listed."""
-        hidden = self.folder / f"{_PARTIAL_PREFIX}{record_id}"
-        os.rename(self.folder / record_id, hidden)
-        shutil.rmtree(hidden, ignore_errors=True)
+        folders = (
+            self._storage_folders(item.id)
+            if item.command == STORAGE_COMMAND
+            else [self.folder / item.id]
+        )
+        for folder in folders:
+            hidden = folder.with_name(f"{_PARTIAL_PREFIX}{folder.name}")
+            os.rename(folder, hidden)
+            shutil.rmtree(hidden, ignore_errors=True)
+
+
+def _folder_names(folder: Path) -> list[str]:
+    try:
+        with os.scandir(folder) as listing:
+            return [entry.name for entry in listing if entry.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
 
 
 def _files_under(folder: Path) -> Iterator[os.DirEntry[str]]:

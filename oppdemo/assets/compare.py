@@ -159,17 +159,30 @@ class AssetDrift:
 
 @dataclass(frozen=True)
 class DriftReport:
-    """The result of `diff` for the whole project."""
+    """The result of `diff` for the whole project.
+
+    `state` is "demo" when the assets were compared, "destroyed" after `destroy` (the demo is
+    kept in `snapshot`; nothing is compared) and "none" when the project has no demo machinery
+    (no [tool.oppdemo] table and no snapshot: before `init`, or after `eject`).
+    """
 
     assets: tuple[AssetDrift, ...]
+    state: str = "demo"
+    snapshot: str = ""
+    # Every drifted file is one the latest `save` recorded and left unchanged since: the save
+    # was made, and its copies were set aside (pre-commit stashes unstaged changes).
+    saved_unstaged: bool = False
 
     @property
     def in_sync(self) -> bool:
+        # A destroyed demo or none at all has nothing unsaved: the drift gate passes.
         return all(asset.in_sync for asset in self.assets)
 
     def to_dict(self) -> dict[str, object]:
         return {
             "in_sync": self.in_sync,
+            "state": self.state,
+            "saved_unstaged": self.saved_unstaged,
             "assets": [
                 {
                     "path": asset.path,

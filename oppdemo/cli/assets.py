@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 NoHooks = Annotated[
     bool, typer.Option("--no-hooks", help="Do not run the [tool.oppdemo.hooks] commands.")
 ]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
 @app.command()
@@ -48,7 +49,7 @@ def diff(
     from oppdemo.cli import plain
 
     root: Path = ctx.obj
-    report = run_core(lambda: commands.diff(root))
+    report = run_core(lambda: commands.diff(root, staged=plain.in_pre_commit()))
     if as_json:
         print_json(report.to_dict())
     elif output_format is Format.github:
@@ -83,17 +84,46 @@ def save(
 def restore(
     ctx: typer.Context,
     dry_run: DryRun = False,
+    yes: Yes = False,
     as_json: AsJson = False,
     no_hooks: NoHooks = False,
     verbose: Verbose = False,
 ) -> None:
-    """Copy the snapshot back over the working files (a mirror)."""
+    """Copy the snapshot back over the working files (a mirror); asks before discarding
+    working changes."""
     from oppdemo.assets import commands
 
+    preview = run_core(lambda: commands.restore(ctx.obj, dry_run=True))
+    if dry_run:
+        show_outcome(preview, True, as_json)
+        _hooks(ctx, "after-restore", preview, True, no_hooks, as_json)
+        return
+    allowed = None if yes else _confirm_discards("restore", preview.discards)
     _check_hooks(ctx, "after-restore", dry_run, no_hooks)
-    outcome = run_core(lambda: commands.restore(ctx.obj, dry_run=dry_run))
+    outcome = run_core(lambda: commands.restore(ctx.obj, allowed=allowed))
     show_outcome(outcome, dry_run, as_json, verbose)
     _hooks(ctx, "after-restore", outcome, dry_run, no_hooks, as_json)
+
+
+def _confirm_discards(command: str, discards: tuple[str, ...]) -> tuple[str, ...]:
+    """Ask (on a terminal) before discarding the user's changes; without a terminal, refuse
+    unless --yes. Returns the files agreed to, which the command then checks again."""
+    if not discards:
+        return ()
+    if not sys.stdin.isatty():
+        fail(
+            f"{command} would overwrite or remove {len(discards)} changed working file(s) "
+            f"(first: {discards[0]}): pass --yes when not running in a terminal (a backup is "
+            "kept); nothing was changed."
+        )
+    from rich.markup import escape
+
+    _, errors = consoles()
+    errors.print(f"{command} would overwrite or remove these changed files:")
+    for path in discards:
+        errors.print(f"  {escape(path)}", highlight=False)
+    typer.confirm(f"Discard these {len(discards)} change(s)? (a backup is kept)", abort=True)
+    return discards
 
 
 def _check_hooks(ctx: typer.Context, event: str, dry_run: bool, no_hooks: bool) -> None:
@@ -197,15 +227,24 @@ def undo(
     ] = None,
     backups_folder: BackupsFolder = None,
     dry_run: DryRun = False,
+    yes: Yes = False,
     as_json: AsJson = False,
     verbose: Verbose = False,
 ) -> None:
-    """Put the files back as they were before a save, restore, destroy, eject or undo."""
+    """Put the files back as they were before a save, restore, destroy, eject or undo; asks
+    before discarding files changed since."""
     from oppdemo.assets import commands
 
+    preview = run_core(lambda: commands.undo(ctx.obj, backup_id, True, backups_folder))
+    if dry_run:
+        show_outcome(preview, True, as_json)
+        return
+    # The backup is named, so that a command run since the question cannot change the target.
+    target = preview.plan.undoes if backup_id is None and not yes else backup_id
+    allowed = None if yes else _confirm_discards("undo", preview.discards)
     show_outcome(
-        run_core(lambda: commands.undo(ctx.obj, backup_id, dry_run, backups_folder)),
-        dry_run,
+        run_core(lambda: commands.undo(ctx.obj, target, False, backups_folder, allowed)),
+        False,
         as_json,
         verbose,
     )

@@ -63,7 +63,11 @@ def main(
     ctx: typer.Context,
     project_dir: Annotated[
         Path,
-        typer.Option("--project-dir", "-C", help="The project root (default: this folder)."),
+        typer.Option(
+            "--project-dir",
+            "-C",
+            help="Where to look for the project root (default: this folder, then those above).",
+        ),
     ] = Path("."),
     version: Annotated[
         bool,
@@ -73,7 +77,9 @@ def main(
     ] = False,
 ) -> None:
     """Keep demo files (services/storage, demo_scripts, ...) in step with demo_assets/."""
-    ctx.obj = project_dir
+    from oppdemo.assets.root import find_root
+
+    ctx.obj = find_root(project_dir)
 
 
 def consoles() -> tuple[Console, Console]:

@@ -21,11 +21,13 @@ def fast_diff(argv: list[str]) -> int | None:
     if not as_json and output_format == "text" and sys.stdout.isatty():
         return None  # a terminal gets colour: rich, through the full CLI
     from oppdemo.assets.commands import diff
+    from oppdemo.assets.root import find_root
     from oppdemo.cli import plain
     from oppdemo.errors import EXIT_DRIFT, EXIT_OK, OppdemoError
 
+    project = find_root(project)
     try:
-        report = diff(project)
+        report = diff(project, staged=plain.in_pre_commit())
     except OppdemoError:
         return None  # the full CLI words the error
     if as_json:

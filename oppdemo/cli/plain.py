@@ -18,10 +18,15 @@ def drift_lines(
     report: DriftReport, root: Path, with_patch: bool
 ) -> Iterator[tuple[str, str | None, str]]:
     """Each line of the drift report: its text, the colour of its styled head (None for a
-    patch, shown dim), and that head."""
+    patch, shown dim), and that head. With drift, only what drifted is listed."""
+    if report.state != "demo":
+        message = state_message(report)
+        yield message, "green", message.partition(":")[0] + ":"
+        return
     for asset in report.assets:
         if asset.in_sync:
-            yield f"= {asset.path}: in sync with {asset.saved}", "green", "="
+            if report.in_sync:
+                yield f"= {asset.path}: in sync with {asset.saved}", "green", "="
             continue
         rows = [(path, state) for state in LETTERS for path in getattr(asset, state)]
         for path, state in sorted(rows):
@@ -41,6 +46,13 @@ def drift_lines(
         )
     if report.in_sync:
         yield "In sync: the snapshot matches the working files.", "green", "In sync:"
+    elif in_pre_commit():
+        # pre-commit checks what is staged: it sets unstaged changes aside while hooks run.
+        if report.saved_unstaged:
+            step = f"the last `oppdemo save` is not staged: run `git add {report.snapshot}/`"
+        else:
+            step = f"run `oppdemo save` and `git add {report.snapshot}/`"
+        yield f"Drift: {step}, then commit again.", "yellow", "Drift:"
     else:
         yield (
             "Drift: run `oppdemo save` to update the snapshot, "
@@ -48,6 +60,25 @@ def drift_lines(
             "yellow",
             "Drift:",
         )
+
+
+def in_pre_commit() -> bool:
+    import os
+
+    return os.environ.get("PRE_COMMIT") == "1"  # set by pre-commit for its hooks since 2.5
+
+
+def state_message(report: DriftReport) -> str:
+    """The one line of `diff` for a destroyed project, or one without demo machinery."""
+    if report.state == "destroyed":
+        return (
+            f"Destroyed: the demo was removed by `oppdemo destroy` and is kept in "
+            f"{report.snapshot}/; `oppdemo restore` brings it back. Nothing to compare."
+        )
+    return (
+        f"No demo machinery: this project has no [tool.oppdemo] table and no "
+        f"{report.snapshot}/, so there is nothing to compare; `oppdemo init` sets it up."
+    )
 
 
 def drift(report: DriftReport, root: Path, with_patch: bool) -> None:
@@ -76,7 +107,11 @@ def drift_github(report: DriftReport, root: Path) -> None:
                     f"::error file={_github_property(prefix + path)},title=Demo assets drift::"
                     f"{_github_data(message)}\n"
                 )
-    summary = "in sync" if report.in_sync else "drift found"
+    if report.state != "demo":
+        sys.stdout.write(f"::notice title=Demo assets::{_github_data(state_message(report))}\n")
+        summary = "destroyed" if report.state == "destroyed" else "no demo machinery"
+    else:
+        summary = "in sync" if report.in_sync else "drift found"
     sys.stdout.write(f"oppdemo diff: {summary}\n")
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
@@ -26,6 +29,7 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     from types import ModuleType
 
+    from oppdemo.storage import migration
     from services.storage import StorageInterface
 
 
@@ -143,15 +147,23 @@ def storage_put(
     backup = run_core(lambda: ObjectBackup(ctx.obj.project, ctx.obj.settings))
     # What a killed `put` of this key left: temporary files, an open multipart upload.
     _storage_call(package, lambda: run_core(lambda: leftovers.clean(storage, [key], started)))
-    # Ctrl-C or SIGTERM stops the upload whole: no object, no multipart upload left behind.
-    with stream, interrupt.deferred_signals() as guard:
+    sending = threading.Event()
+
+    def upload() -> str | None:
         if _storage_call(package, lambda: storage.file_exists(key)):
             _storage_call(package, lambda: run_core(lambda: backup.keep(storage, key)))
+        sending.set()
         metered = MeteredStream(stream, lambda: guard.received is not None, _paused)
         try:
-            url = _storage_call(package, lambda: storage.save_stream(metered, key))
+            return _storage_call(package, lambda: storage.save_stream(metered, key))
         except MigrationStopped:
-            url = None
+            return None
+
+    # Ctrl-C or SIGTERM stops the upload whole: no object, no multipart upload left behind.
+    # The upload runs in a thread of its own, so that a signal is acted on within 2 s even
+    # while it waits on a server that never answers.
+    with stream, interrupt.deferred_signals() as guard:
+        finished, url = _until_stopped(upload, lambda: guard.received is not None)
     if backup.kept:
         where = backup.where(ctx.obj.project)
         print(
@@ -160,8 +172,50 @@ def storage_put(
         )
     if guard.received is not None or url is None:
         stopped = interrupt.Interrupted("", guard.received or signal.SIGINT)
-        fail(f"Interrupted ({stopped.signal_name}): {key} was not stored.", stopped.exit_code)
+        if finished or not sending.is_set():
+            fail(f"Interrupted ({stopped.signal_name}): {key} was not stored.", stopped.exit_code)
+        from rich.markup import escape
+
+        _, errors = consoles()
+        errors.print(
+            f"[bold red]Error:[/] Interrupted ({stopped.signal_name}) while S3 had not "
+            f"answered: {escape(shown(key))} may or may not have been stored (`storage ls` "
+            "tells; a multipart upload left open is aborted by the next put of this key).",
+            highlight=False,
+        )
+        # The upload left waiting must not hold the exit (Python would wait for its threads).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(stopped.exit_code)
     print(shown(url))
+
+
+def _until_stopped(action: Callable[[], T], stopped: Callable[[], bool]) -> tuple[bool, T | None]:
+    """Run `action` in a daemon thread until it ends: (True, its result), its exception raised
+    here; or, once `stopped()` and `STOP_GRACE` seconds more have passed, (False, None)."""
+    from oppdemo.storage.migration import STOP_GRACE
+
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(action())
+        except BaseException as error:  # raised again in the calling thread
+            failure.append(error)
+
+    worker = threading.Thread(target=run, name="storage-put", daemon=True)
+    worker.start()
+    deadline: float | None = None
+    while worker.is_alive():
+        worker.join(0.1)
+        if stopped() and deadline is None:
+            deadline = time.monotonic() + STOP_GRACE
+        if deadline is not None and time.monotonic() >= deadline and worker.is_alive():
+            return False, None
+    if failure:
+        raise failure[0]
+    return True, outcome[0]
 
 
 def _paused(size: int) -> None:
@@ -568,13 +622,36 @@ def storage_migrate(
                 highlight=False,
             )
     if report.stopped_by is not None:
-        stopped = interrupt.Interrupted("", report.stopped_by)
-        _, errors = consoles()
-        deleted = report.count("deleted")
-        done = f"{deleted} deletion(s) ran, the rest did not" if deleted else "no deletion ran"
-        errors.print(
-            f"Interrupted ({stopped.signal_name}): {done}; run the same command again to finish.",
-            highlight=False,
-        )
-        raise typer.Exit(stopped.exit_code)
+        _interrupted_migration(report)
     raise typer.Exit(EXIT_DRIFT if report.failed or report.count("not run") else EXIT_OK)
+
+
+def _interrupted_migration(report: migration.MigrationReport) -> NoReturn:
+    """Say how far an interrupted migration went, and exit 130 (SIGINT) or 143 (SIGTERM)."""
+    from oppdemo import interrupt
+    from oppdemo.storage.migration import IN_FLIGHT
+
+    stopped = interrupt.Interrupted("", report.stopped_by or 2)
+    _, errors = consoles()
+    finished = sum(1 for result in report.results if result.outcome != "not run")
+    in_flight = sum(1 for result in report.results if result.error == IN_FLIGHT)
+    deleted = report.count("deleted")
+    if not finished and not in_flight:
+        said = "before anything was changed"
+    else:
+        done = f"{deleted} deletion(s) ran, the rest did not" if deleted else "no deletion ran"
+        said = f"after {finished} of {len(report.plan.steps)} step(s): {done}"
+        if in_flight:
+            said += f"; {in_flight} left in flight may or may not have been done"
+    errors.print(
+        f"Interrupted ({stopped.signal_name}) {said}; run the same command again to finish.",
+        highlight=False,
+    )
+    if in_flight:
+        # Steps left waiting on a server that never answers must not hold the exit (Python
+        # would wait for the transfer manager's threads): all is said, nothing half-written
+        # is left that a rerun does not remove.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(stopped.exit_code)
+    raise typer.Exit(stopped.exit_code)

@@ -193,7 +193,12 @@ def check_storage(
         if foreign_s3:
             step("endpoint reachable", lambda: _reach(settings))
         elif isinstance(settings, S3Settings):
-            step("endpoint reachable", lambda: _reach(settings))
+            # The endpoint the storage uses: botocore may take it from the AWS config file.
+            used = getattr(storage, "endpoint_url", settings.endpoint_url)
+            step(
+                "endpoint reachable",
+                lambda: _reach(dataclasses.replace(settings, endpoint_url=used)),
+            )
             step("credentials accepted", lambda: _credentials(storage, package))
             step("bucket exists", lambda: _bucket(storage))
         elif config is None or isinstance(settings, FilesystemSettings):

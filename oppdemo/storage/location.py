@@ -2,18 +2,23 @@
 itself, into its own subtree, or out of it.
 
 Locations are compared by where the data lives, not by how the settings spell it: the real
-path of a folder; for S3 the endpoint normalised (scheme, lower-cased host, default port, the
-loopback names as one host, no user info), the bucket and the prefix.
+path of a folder; for S3 the bucket, the prefix and the endpoint botocore will actually use
+(S3_ENDPOINT_URL, else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or the AWS config file's profile:
+botocore is asked, never second-guessed), normalised (scheme, lower-cased host, default port,
+the loopback names as one host, no user info, the path without `.` segments or a trailing `/`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from oppdemo.errors import PlanError
@@ -27,16 +32,22 @@ class OverlapError(PlanError):
 
 @dataclass(frozen=True)
 class Location:
-    """A container (a folder's drive, or an endpoint and bucket) and a path inside it."""
+    """A container (a folder's drive, or a bucket) and a path inside it; for a bucket, the
+    endpoint as the settings give it and, once botocore was asked, the one it uses."""
 
     container: str
     path: str
     shown: str
+    written_endpoint: str | None = None
+    region: str = "us-east-1"
+    # The endpoint botocore uses, normalised ("aws" for AWS's own), and as shown.
+    server: str | None = None
+    server_shown: str = ""
 
     def contains(self, other: Location) -> bool:
         """Whether every key of `other` lives inside this location (or is the same). Folders
         are also compared by identity (device and inode), which sees through bind mounts."""
-        if self.container != other.container:
+        if self.container != other.container or self.server != other.server:
             return False
         if other.path.startswith(self.path):
             return True
@@ -66,18 +77,20 @@ def storage_location(env: Mapping[str, str], project: Path) -> Location | None:
     if kind == "memory":
         return None
     if kind == "s3":
-        # Without S3_ENDPOINT_URL, botocore takes the endpoint from the environment.
-        written = (
-            env.get("S3_ENDPOINT_URL", "").strip()
-            or os.environ.get("AWS_ENDPOINT_URL_S3", "").strip()
-            or os.environ.get("AWS_ENDPOINT_URL", "").strip()
-        )
-        endpoint = normal_endpoint(written or None, env)
         bucket = env.get("S3_BUCKET", "").strip()
         prefix = env.get("S3_PREFIX", "").strip().strip("/")
         path = f"{prefix}/" if prefix else ""
         shown = f"bucket {bucket}" + (f", prefix {prefix}/" if prefix else "")
-        return Location(f"s3 {endpoint} {bucket}", path, shown)
+        # The endpoint is learnt from botocore only when two locations name one bucket (see
+        # `with_servers`): buckets of other names never share a key, wherever they are. A
+        # bucket name is compared without case: some servers ignore it.
+        return Location(
+            f"s3 {bucket.lower()}",
+            path,
+            shown,
+            env.get("S3_ENDPOINT_URL", "").strip() or None,
+            env.get("S3_REGION", "").strip() or "us-east-1",
+        )
     # As the storage reads it: not stripped (a folder may end in a space).
     folder = Path(env.get("UPLOAD_DIR") or "static/uploads")
     real = os.path.normcase(os.path.realpath(project / folder))
@@ -85,21 +98,93 @@ def storage_location(env: Mapping[str, str], project: Path) -> Location | None:
     return Location("filesystem", real.rstrip(os.sep) + os.sep, f"folder {real}")
 
 
-def normal_endpoint(url: str | None, env: Mapping[str, str]) -> str:
+def with_servers(*places: Location | None) -> list[Location | None]:
+    """The S3 locations with the endpoint botocore uses for each (one client built per
+    location, from the same arguments as the storage's: no request is sent)."""
+    if not any(place is not None and place.container.startswith("s3 ") for place in places):
+        return list(places)
+    import botocore.session
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        session = botocore.session.get_session()
+    except BotoCoreError as error:
+        raise PlanError(_botocore_refused(error)) from None
+    found: list[Location | None] = []
+    for place in places:
+        if place is None or not place.container.startswith("s3 "):
+            found.append(place)
+            continue
+        try:
+            client = session.create_client(
+                "s3",
+                region_name=place.region,
+                endpoint_url=place.written_endpoint,
+                # Never used (nothing is sent): given so that no credential is looked up.
+                aws_access_key_id="oppdemo",
+                aws_secret_access_key="oppdemo",
+            )
+        except (BotoCoreError, ValueError) as error:
+            raise PlanError(_botocore_refused(error)) from None
+        used = str(client.meta.endpoint_url)
+        server = normal_endpoint(used)
+        shown = "AWS" if server == "aws" else _without_userinfo(used)
+        found.append(dataclasses.replace(place, server=server, server_shown=shown))
+    return found
+
+
+def _botocore_refused(error: Any) -> str:
+    return (
+        f"botocore cannot make an S3 client from these settings ({error}): check S3_REGION, "
+        "S3_ENDPOINT_URL, and AWS_PROFILE, AWS_CONFIG_FILE and AWS_ENDPOINT_URL in the "
+        "environment. Nothing was changed."
+    )
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
+def normal_endpoint(url: str | None) -> str:
     """One spelling per server: scheme, host (every spelling of this machine as one, every
-    AWS endpoint as one: bucket names are global there), port; no user info."""
+    AWS endpoint as one: bucket names are global there), port, path; no user info."""
     if url is None:
         return "aws"
-    parts = urlsplit(url if "://" in url else f"https://{url}")
+    parts = urlsplit(url.strip() if "://" in url else f"https://{url.strip()}")
     scheme = parts.scheme.lower()
-    host = _normal_host((parts.hostname or "").lower())
+    host = _normal_host((parts.hostname or "").lower().rstrip("."))
     if host == "amazonaws.com" or host.endswith(".amazonaws.com"):
         return "aws"
     try:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError:
         port = 0
-    return f"{scheme}://{host}:{port}{parts.path.rstrip('/')}"
+    return f"{scheme}://{host}:{port}{_normal_path(parts.path)}"
+
+
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _normal_path(path: str) -> str:
+    """A URL path as a server reads it: escapes of plain characters decoded (`%2E` is `.`),
+    `.` and `..` segments resolved, empty segments and a trailing `/` dropped."""
+
+    def decoded(match: re.Match[str]) -> str:
+        character = chr(int(match.group(1), 16))
+        return character if character in _UNRESERVED else match.group(0).upper()
+
+    segments: list[str] = []
+    for segment in _ESCAPE.sub(decoded, path).split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(segment)
+    return "".join(f"/{segment}" for segment in segments)
 
 
 def _normal_host(host: str) -> str:
@@ -144,23 +229,31 @@ def refuse_overlap(source: Location | None, target: Location | None) -> None:
     """Raise `OverlapError` when the two locations are the same or one holds the other."""
     if source is None or target is None:
         return
-    if source == target or (source.contains(target) and target.contains(source)):
+    if source.container == target.container and source.container.startswith("s3 "):
+        source, target = with_servers(source, target)  # type: ignore[assignment]
+        assert source is not None and target is not None
+    if source.contains(target) and target.contains(source):
         raise OverlapError(
-            f"The source and the target are the same storage ({source.shown}): "
+            f"The source and the target are the same storage ({_named(source)}): "
             "check --to and --from."
         )
     if source.contains(target):
         raise OverlapError(
-            f"The target ({target.shown}) is inside the source ({source.shown}): a migrate "
+            f"The target ({_named(target)}) is inside the source ({_named(source)}): a migrate "
             "into its own subtree would copy its copies again on every run; choose a target "
             "outside the source."
         )
     if target.contains(source):
         raise OverlapError(
-            f"The source ({source.shown}) is inside the target ({target.shown}): a migrate "
+            f"The source ({_named(source)}) is inside the target ({_named(target)}): a migrate "
             "out of its own subtree would see the source's files as extra target files (and "
             "--delete would remove them); choose a target outside the source."
         )
+
+
+def _named(place: Location) -> str:
+    """A location as the operator knows it: a bucket with the endpoint botocore uses."""
+    return f"{place.shown} at {place.server_shown}" if place.server_shown else place.shown
 
 
 def refuse_unusable_folders(

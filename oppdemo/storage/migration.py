@@ -13,12 +13,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from oppdemo.pause import pause_point
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from services.storage import StorageInterface
     from services.storage.base import FileInfo
 
+T = TypeVar("T")
 Action = Literal["copy", "delete"]
 Outcome = Literal["copied", "deleted", "failed", "planned", "not run", "skipped"]
 # Large files are copied two at a time at most: each holds a few multipart chunks in memory.
@@ -184,6 +186,23 @@ def _source_md5(
     return lambda key: checksums.md5(key, lambda: source.file_md5(key))
 
 
+def _in_background(action: Callable[[], T]) -> Future[T]:
+    """Run `action` in a daemon thread: a Ctrl-C while it waits on a server that never
+    answers is not held up by joining it (as a pool's worker would be, even at exit)."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(action())
+        except BaseException as error:  # handed to the thread that waits for the result
+            future.set_exception(error)
+
+    threading.Thread(target=run, name="migrate-target-listing", daemon=True).start()
+    return future
+
+
 def plan_migration(
     source: StorageInterface,
     target: StorageInterface | Callable[[], StorageInterface],
@@ -201,14 +220,14 @@ def plan_migration(
     """
     source_md5 = _source_md5(source, checksums)
     hashers = max(1, min(concurrency, os.cpu_count() or 1))
-    with ThreadPoolExecutor(1) as lister, ThreadPoolExecutor(hashers) as pool:
+    with ThreadPoolExecutor(hashers) as pool:
 
         def make_and_list() -> tuple[StorageInterface, dict[str, FileInfo]]:
             storage = target() if callable(target) else target
             listing = storage.iter_files()
             return storage, {info.key: info for info in listing if not _is_folder_marker(info)}
 
-        listing = lister.submit(make_and_list)
+        listing = _in_background(make_and_list)
         wanted: dict[str, FileInfo] = {}
         skipped: list[str] = []
         for info in source.iter_files():
@@ -473,6 +492,13 @@ def _exists(storage: StorageInterface, key: str) -> bool:
         return True
 
 
+# Once stopped, how long the steps in flight get to give up by themselves (a copy from a
+# local file gives up at its next read): a step still waiting after that (on a server that
+# never answers, say) is left behind, so that a Ctrl-C acts within 2 s.
+STOP_GRACE = 1.0
+IN_FLIGHT = "interrupted in flight: it may or may not have been done (a rerun finds out)"
+
+
 def _run_steps(
     steps: Iterable[Step],
     carry_out: Callable[[Step], StepResult],
@@ -481,22 +507,60 @@ def _run_steps(
 ) -> Iterator[StepResult]:
     """Run steps `concurrency` at a time, starting none once stopped (those are "not run").
 
-    Steps are handed to the pool one by one as others finish, never queued all at once: a
-    queue would have to be drained on a signal, and a stop must take effect at once.
+    Steps are handed out one by one as others finish, never queued all at once: a queue
+    would have to be drained on a signal, and a stop must take effect at once. Steps run in
+    (at most `concurrency`) daemon threads, never joined once stopped: a step blocked on a
+    silent server is given `STOP_GRACE` seconds, then reported as not run and left behind
+    (its process ends soon).
     """
     pending = iter(steps)
-    running: set[Future[StepResult]] = set()
-    with ThreadPoolExecutor(max(1, concurrency)) as pool:
+    inbox: queue.Queue[tuple[int, Step] | None] = queue.Queue()
+    finished: queue.Queue[tuple[int, StepResult | BaseException]] = queue.Queue()
+    running: dict[int, Step] = {}
+    limit = max(1, concurrency)
+    workers = 0
+    deadline: float | None = None
+
+    def work() -> None:
+        while (item := inbox.get()) is not None:
+            number, step = item
+            try:
+                finished.put((number, carry_out(step)))
+            except BaseException as error:  # a bug: raised again in the calling thread
+                finished.put((number, error))
+
+    started = 0
+    try:
         while True:
-            while not is_stopped() and len(running) < max(1, concurrency):
+            while not is_stopped() and len(running) < limit:
                 step = next(pending, None)
                 if step is None:
                     break
-                running.add(pool.submit(carry_out, step))
+                started += 1
+                running[started] = step
+                if workers < len(running):  # never more workers than steps at once
+                    workers += 1
+                    threading.Thread(target=work, name=f"migrate-{workers}", daemon=True).start()
+                inbox.put((started, step))
             if not running:
                 break
-            done, running = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield future.result()
+            if is_stopped() and deadline is None:
+                deadline = time.monotonic() + STOP_GRACE
+            if deadline is not None and time.monotonic() >= deadline:
+                for step in running.values():
+                    yield StepResult(step, "not run", IN_FLIGHT)
+                running.clear()
+                break
+            try:
+                done, outcome = finished.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            del running[done]
+            if isinstance(outcome, BaseException):
+                raise outcome
+            yield outcome
+    finally:
+        for _ in range(workers):
+            inbox.put(None)  # each idle worker ends; one left in flight, after its step
     for step in pending:
         yield StepResult(step, "not run", "interrupted")

@@ -16,6 +16,9 @@ from .keys import clean_key
 STORAGE_TYPES = ("filesystem", "s3", "memory")
 RETRY_MODES = ("standard", "adaptive", "legacy")
 ADDRESSING_STYLES = ("auto", "path", "virtual")
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 10.0
+MAX_ATTEMPTS = 2
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -45,9 +48,11 @@ class S3Settings:
     presign: bool = False
     presign_expires: int = 3600
     addressing_style: str = "auto"
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
-    max_attempts: int = 3
+    # A server that never answers is reported within 30 s: at most 2 attempts of 5 s to
+    # connect and 10 s to wait for a reply, with botocore's back-off (under 1 s) between.
+    connect_timeout: float = CONNECT_TIMEOUT
+    read_timeout: float = READ_TIMEOUT
+    max_attempts: int = MAX_ATTEMPTS
     retry_mode: str = "standard"
     multipart_threshold: int = 8 * 1024 * 1024
 
@@ -107,9 +112,13 @@ def _read_s3_settings(env: Mapping[str, str]) -> S3Settings:
         presign=_parse(env, "S3_PRESIGN", _boolean, False, "true or false"),
         presign_expires=_parse(env, "S3_PRESIGN_EXPIRES", _positive_int, 3600, "seconds > 0"),
         addressing_style=_choice(env, "S3_ADDRESSING_STYLE", ADDRESSING_STYLES, "auto"),
-        connect_timeout=_parse(env, "S3_CONNECT_TIMEOUT", _positive_float, 5.0, "seconds > 0"),
-        read_timeout=_parse(env, "S3_READ_TIMEOUT", _positive_float, 30.0, "seconds > 0"),
-        max_attempts=_parse(env, "S3_MAX_ATTEMPTS", _positive_int, 3, "a whole number > 0"),
+        connect_timeout=_parse(
+            env, "S3_CONNECT_TIMEOUT", _positive_float, CONNECT_TIMEOUT, "seconds > 0"
+        ),
+        read_timeout=_parse(env, "S3_READ_TIMEOUT", _positive_float, READ_TIMEOUT, "seconds > 0"),
+        max_attempts=_parse(
+            env, "S3_MAX_ATTEMPTS", _positive_int, MAX_ATTEMPTS, "a whole number > 0"
+        ),
         retry_mode=_choice(env, "S3_RETRY_MODE", RETRY_MODES, "standard"),
         multipart_threshold=_parse(
             env, "S3_MULTIPART_THRESHOLD_MB", _positive_int, 8, "whole megabytes > 0"
@@ -178,6 +187,6 @@ def _positive_int(raw: str) -> int:
 
 def _positive_float(raw: str) -> float:
     value = float(raw)
-    if not value > 0:
+    if not 0 < value < float("inf"):  # also refuses nan: a wait must end
         raise ValueError(raw)
     return value

@@ -160,18 +160,38 @@ def _same_endpoint(first: str | None, second: str | None) -> bool:
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
+def _is_aws(url: str) -> bool:
+    """Whether botocore chose one of AWS's own endpoints (no other was configured)."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws"))
+
+
 class S3Storage(StorageInterface):
     """Keep files as objects under `settings.prefix` in `settings.bucket`."""
 
     backend_name = "s3"
 
     def __init__(self, settings: S3Settings) -> None:
+        self.settings = settings
+        # The endpoint botocore uses: S3_ENDPOINT_URL, else the one the AWS environment or
+        # config file names (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, a profile's
+        # endpoint_url), else AWS's own (None). Messages, URLs and choices below follow it.
+        self.endpoint_url = settings.endpoint_url
+        self._client = self._make_client()
+        if self.endpoint_url is None:
+            configured = str(self._client.meta.endpoint_url)
+            if not _is_aws(configured):
+                self.endpoint_url = configured.rstrip("/")
+                self._client = self._make_client()
+        self._bucket_checked = False
+
+    def _make_client(self) -> Any:
         import botocore.session
         from botocore.config import Config
 
-        self.settings = settings
+        settings = self.settings
         style = settings.addressing_style
-        if style == "auto" and settings.endpoint_url:
+        if style == "auto" and self.endpoint_url:
             # Most S3-compatible servers (MinIO, moto, LeapCell) answer path-style requests only.
             style = "path"
         elif style == "auto":
@@ -183,18 +203,22 @@ class S3Storage(StorageInterface):
         self._addressing_style = style
         # Since botocore 1.36 every upload carries a CRC checksum by default, which several
         # S3-compatible services reject; ask for checksums only where the API requires them.
-        checksums = "when_required" if settings.endpoint_url else "when_supported"
-        with _SESSION_LOCK:
-            self._client = _session(botocore.session).create_client(
+        checksums = "when_required" if self.endpoint_url else "when_supported"
+        with _SESSION_LOCK, self._client_settings():
+            return _session(botocore.session).create_client(
                 "s3",
                 region_name=settings.region,
                 aws_access_key_id=settings.access_key,
                 aws_secret_access_key=settings.secret_key,
-                endpoint_url=settings.endpoint_url,
+                endpoint_url=self.endpoint_url,
                 config=Config(
                     connect_timeout=settings.connect_timeout,
                     read_timeout=settings.read_timeout,
-                    retries={"max_attempts": settings.max_attempts, "mode": settings.retry_mode},
+                    # In all, the first included (botocore's `max_attempts` counts retries).
+                    retries={
+                        "total_max_attempts": settings.max_attempts,
+                        "mode": settings.retry_mode,
+                    },
                     s3={"addressing_style": style},
                     signature_version="s3v4",
                     # Enough connections for a migration's parallel copies (16) and the app's.
@@ -203,10 +227,29 @@ class S3Storage(StorageInterface):
                     response_checksum_validation=checksums,
                 ),
             )
-        self._bucket_checked = False
+
+    @contextmanager
+    def _client_settings(self) -> Iterator[None]:
+        """botocore's refusal of its own settings (a profile that does not exist, a config
+        file it cannot parse, a bad region) as one sentence naming them."""
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            yield
+        except (BotoCoreError, ValueError) as error:
+            raise StorageConfigError(
+                f"botocore cannot make an S3 client from these settings ({error}): check "
+                "S3_REGION and S3_ENDPOINT_URL, and AWS_PROFILE, AWS_CONFIG_FILE and "
+                "AWS_ENDPOINT_URL in the environment."
+            ) from None
+
+    @property
+    def shown_endpoint(self) -> str | None:
+        """The endpoint in use without any `user:password@`; None for AWS's own."""
+        return without_userinfo(self.endpoint_url) if self.endpoint_url else None
 
     def describe(self) -> str:
-        where = self.settings.shown_endpoint or f"AWS {self.settings.region}"
+        where = self.shown_endpoint or f"AWS {self.settings.region}"
         return f"s3 (bucket {self.settings.bucket} at {where})"
 
     def _object_key(self, key: str) -> str:
@@ -367,8 +410,8 @@ class S3Storage(StorageInterface):
             return False
         mine, theirs = self.settings, source.settings
         return (
-            _same_endpoint(mine.endpoint_url, theirs.endpoint_url)
-            and (mine.region == theirs.region or mine.endpoint_url is not None)
+            _same_endpoint(self.endpoint_url, source.endpoint_url)
+            and (mine.region == theirs.region or self.endpoint_url is not None)
             and mine.access_key == theirs.access_key
             and mine.secret_key == theirs.secret_key
         )
@@ -548,7 +591,7 @@ class S3Storage(StorageInterface):
 
     def _bucket_url(self) -> str:
         settings = self.settings
-        endpoint = settings.shown_endpoint
+        endpoint = self.shown_endpoint
         if endpoint:
             parts = urlsplit(endpoint)
             if self._addressing_style == "virtual":
@@ -571,7 +614,13 @@ class S3Storage(StorageInterface):
         self, action: str, what: str, missing_key: type[Exception] | None = None
     ) -> Iterator[None]:
         """Turn botocore's errors into this package's errors, naming the fix."""
-        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            ConnectTimeoutError,
+            HTTPClientError,
+            ReadTimeoutError,
+        )
         from botocore.exceptions import ConnectionError as EndpointError
 
         try:
@@ -579,7 +628,23 @@ class S3Storage(StorageInterface):
         except ClientError as error:
             self._raise_client_error(error, action, what, missing_key)
         except (HTTPClientError, EndpointError) as error:
-            where = self.settings.shown_endpoint or "AWS S3"
+            where = self.shown_endpoint or "AWS S3"
+            settings = self.settings
+            tries = f"{settings.max_attempts} attempt(s)"
+            if isinstance(error, ConnectTimeoutError):
+                raise StorageUnavailableError(
+                    f"Could not {action} {what}: S3 at {where} did not accept a connection "
+                    f"within {settings.connect_timeout:g} s ({tries}); check S3_ENDPOINT_URL "
+                    "and that the server is running (S3_CONNECT_TIMEOUT and S3_MAX_ATTEMPTS "
+                    "set how long to wait)."
+                ) from None
+            if isinstance(error, ReadTimeoutError):
+                raise StorageUnavailableError(
+                    f"Could not {action} {what}: S3 at {where} accepted the connection but did "
+                    f"not reply within {settings.read_timeout:g} s ({tries}); check that the "
+                    "server is running and not overloaded (S3_READ_TIMEOUT and S3_MAX_ATTEMPTS "
+                    "set how long to wait)."
+                ) from None
             raise StorageUnavailableError(
                 f"Could not {action} {what}: S3 at {where} did not answer "
                 f"({type(error).__name__}); check S3_ENDPOINT_URL and that the server is running."
