@@ -669,26 +669,10 @@ def test_ctrl_c_acts_at_once_whatever_the_workers_wait_on(
     target = _write_env(project / "frozen.env", frozen)
     command = [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "storage",
                "migrate", "--to", str(target), "--delete", "--yes"]  # fmt: skip
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "NO_COLOR": "1"},
+    returncode, stdout, stderr, took = _ctrl_c_once_hung(
+        command, {**os.environ, "NO_COLOR": "1"}, hanging_proxy
     )
-    try:
-        # The signal lands once a request is waiting on the frozen server.
-        assert hanging_proxy.hung.wait(60), process.communicate(timeout=60)
-        process.send_signal(signal.SIGINT)
-        sent = time.monotonic()
-        stdout, stderr = process.communicate(timeout=60)
-        took = time.monotonic() - sent
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 130, stdout + stderr
+    assert returncode == 130, stdout + stderr
     assert took < 10, f"the Ctrl-C took {took:.1f} s to act"  # 1 s of grace, then the exit
     assert "Traceback" not in stderr
     if waiting_on == "copies":
@@ -709,25 +693,10 @@ def test_ctrl_c_stops_a_put_waiting_on_a_server_that_stopped_answering(
     hanging_proxy.hang = {"PUT"}
     command = [sys.executable, str(PROJECT_ROOT / "oppdemo.py"), "-C", str(project), "storage",
                "put", str(photo), "photos/a.jpg"]  # fmt: skip
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **frozen},
+    returncode, stdout, stderr, took = _ctrl_c_once_hung(
+        command, {**os.environ, **frozen}, hanging_proxy
     )
-    try:
-        assert hanging_proxy.hung.wait(60), process.communicate(timeout=60)
-        process.send_signal(signal.SIGINT)
-        sent = time.monotonic()
-        stdout, stderr = process.communicate(timeout=60)
-        took = time.monotonic() - sent
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 130, stdout + stderr
+    assert returncode == 130, stdout + stderr
     assert took < 10, f"the Ctrl-C took {took:.1f} s to act"
     said = " ".join(stderr.split())
     assert "Interrupted (SIGINT) while S3 had not answered: photos/a.jpg may or may not" in said
@@ -746,3 +715,29 @@ def test_check_reaches_the_endpoint_of_the_aws_config_file(
     assert steps["endpoint reachable"]["ok"] is True, steps["endpoint reachable"]
     assert steps["endpoint reachable"]["detail"] == host, "the config file's, not AWS"
     assert steps["credentials accepted"]["ok"] is True and steps["bucket exists"]["ok"] is True
+
+
+def _ctrl_c_once_hung(
+    command: list[str], env: dict[str, str], hanging_proxy: Any
+) -> tuple[int, str, str, float]:
+    """Run `command`, send SIGINT once a request is held by the frozen server: its exit code,
+    output and how long it took to act on the signal."""
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        assert hanging_proxy.hung.wait(60), process.communicate(timeout=60)
+        process.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        stdout, stderr = process.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return process.returncode, stdout, stderr, took
