@@ -254,6 +254,19 @@ def make_fastopp_current(root: Path) -> Path:
     return root
 
 
+def make_s3_app(root: Path, endpoint: str, bucket: str, key: str, secret: str) -> Path:
+    """A minimal project at root/app: this repository's storage package and a `.env` that
+    points it at `bucket` on the S3 server at `endpoint`."""
+    project = root / "app"
+    shutil.copytree(PROJECT_ROOT / "services", project / "services")
+    (project / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0"\n')
+    (project / ".env").write_text(
+        f"STORAGE_TYPE=s3\nS3_ACCESS_KEY={key}\nS3_SECRET_KEY={secret}\n"
+        f"S3_BUCKET={bucket}\nS3_ENDPOINT_URL={endpoint}\n"
+    )
+    return project
+
+
 def make_demo_project(root: Path) -> Path:
     """A copy of this project's demo code and manifest (the upload demo and its base included)."""
     project = root / "app"

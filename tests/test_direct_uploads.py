@@ -142,7 +142,7 @@ def test_check_origin_names_the_cors_rule_then_passes(
     from oppdemo.storage.check import SERVED_FOLDERS, cors_configuration, public_read_policy
 
     from .conftest import ACCESS_KEY, SECRET_KEY
-    from .projects import PROJECT_ROOT, run_cli
+    from .projects import make_s3_app, run_cli
 
     client = boto3.client("s3", endpoint_url=cors_moto_endpoint, aws_access_key_id=ACCESS_KEY,
                           aws_secret_access_key=SECRET_KEY, region_name="us-east-1")  # fmt: skip
@@ -150,15 +150,7 @@ def test_check_origin_names_the_cors_rule_then_passes(
     naive = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
              "Action": "s3:GetObject", "Resource": "arn:aws:s3:::direct/*"}]}  # fmt: skip
     client.put_bucket_policy(Bucket="direct", Policy=json.dumps(naive))
-    import shutil
-
-    project = tmp_path / "app"
-    shutil.copytree(PROJECT_ROOT / "services", project / "services")
-    (project / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0"\n')
-    (project / ".env").write_text(
-        f"STORAGE_TYPE=s3\nS3_ACCESS_KEY={ACCESS_KEY}\nS3_SECRET_KEY={SECRET_KEY}\n"
-        f"S3_BUCKET=direct\nS3_ENDPOINT_URL={cors_moto_endpoint}\n"
-    )
+    project = make_s3_app(tmp_path, cors_moto_endpoint, "direct", ACCESS_KEY, SECRET_KEY)
     origin = "https://app.example"
 
     def check() -> dict[str, Any]:

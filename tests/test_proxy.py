@@ -181,12 +181,17 @@ def test_through_the_standard_site_the_operator_signs_in_uploads_and_deletes(
         assert key not in {item["key"] for item in client.get("/api/photos").json()}
 
 
+def _two_instances_behind_one_site(nginx: Callable[..., Nginx], served: Served) -> Nginx:
+    """Two `serve` instances behind one standard site: nginx sends requests in turn."""
+    env = {"ALLOWED_HOSTS": "demo.example"}
+    upstreams = [served.start("--proxy-headers", env=env) for _ in range(2)]
+    return nginx(STANDARD, upstreams)
+
+
 def test_two_instances_behind_one_upstream_act_as_one(
     nginx: Callable[..., Nginx], served: Served
 ) -> None:
-    env = {"ALLOWED_HOSTS": "demo.example"}
-    upstreams = [served.start("--proxy-headers", env=env) for _ in range(2)]
-    site = nginx(STANDARD, upstreams)
+    site = _two_instances_behind_one_site(nginx, served)
     with _client(site) as client:
         assert _sign_in(client, site).status_code == 303
         # Round robin: each request goes to the other instance; each must know the session
@@ -321,9 +326,7 @@ def test_serve_warns_when_the_proxys_headers_are_ignored(
 def test_after_sign_out_the_old_cookie_is_refused_by_every_instance(
     nginx: Callable[..., Nginx], served: Served
 ) -> None:
-    env = {"ALLOWED_HOSTS": "demo.example"}
-    upstreams = [served.start("--proxy-headers", env=env) for _ in range(2)]
-    site = nginx(STANDARD, upstreams)
+    site = _two_instances_behind_one_site(nginx, served)
     with _client(site) as client:
         assert _sign_in(client, site).status_code == 303
         old = client.cookies["oppdemo_session"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 from oppdemo.storage.check import SERVED_FOLDERS, cors_rule, public_read_policy
 
 from .conftest import ACCESS_KEY, SECRET_KEY
-from .projects import PROJECT_ROOT, run_cli
+from .projects import make_s3_app, run_cli
 from .test_direct_uploads import cors_moto_endpoint, localstack_endpoint  # noqa: F401 - fixtures
 
 ORIGIN = "https://app.example"
@@ -39,14 +38,7 @@ def _project(tmp_path: Path, endpoint: str, key: str, secret: str) -> tuple[Path
                           aws_secret_access_key=secret, region_name="us-east-1")  # fmt: skip
     bucket = f"check-{uuid.uuid4().hex[:8]}"
     client.create_bucket(Bucket=bucket)
-    project = tmp_path / "app"
-    shutil.copytree(PROJECT_ROOT / "services", project / "services")
-    (project / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0"\n')
-    (project / ".env").write_text(
-        f"STORAGE_TYPE=s3\nS3_ACCESS_KEY={key}\nS3_SECRET_KEY={secret}\n"
-        f"S3_BUCKET={bucket}\nS3_ENDPOINT_URL={endpoint}\n"
-    )
-    return project, client, bucket
+    return make_s3_app(tmp_path, endpoint, bucket, key, secret), client, bucket
 
 
 @pytest.fixture
@@ -153,15 +145,7 @@ def unreadable_rules_project(tmp_path: Path) -> Any:
             {"Effect": "Deny", "Action": "s3:GetBucketCORS", "Resource": "*"}]}  # fmt: skip
         iam.put_user_policy(UserName="app", PolicyName="no-cors", PolicyDocument=json.dumps(policy))
         key = iam.create_access_key(UserName="app")["AccessKey"]
-        project = tmp_path / "app"
-        shutil.copytree(PROJECT_ROOT / "services", project / "services")
-        (project / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0"\n')
-        (project / ".env").write_text(
-            f"STORAGE_TYPE=s3\nS3_ACCESS_KEY={key['AccessKeyId']}\n"
-            f"S3_SECRET_KEY={key['SecretAccessKey']}\nS3_BUCKET=their-rules\n"
-            f"S3_ENDPOINT_URL={url}\n"
-        )
-        yield project
+        yield make_s3_app(tmp_path, url, "their-rules", key["AccessKeyId"], key["SecretAccessKey"])
 
 
 def test_rules_that_cannot_be_read_are_never_replaced(unreadable_rules_project: Path) -> None:
